@@ -1,0 +1,8 @@
+// Every migration, in order. Listed explicitly so that a bundle can never drop one; never edit a
+// migration once it has landed, add a new one.
+import type { Migration } from 'kysely/migration';
+import * as m20261125T000000 from './20261125T000000_foundation.js';
+
+export const migrations: Record<string, Migration> = {
+  '20261125T000000_foundation': m20261125T000000,
+};

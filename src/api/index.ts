@@ -1,0 +1,51 @@
+// /api/v1: one route plugin per Quay section, CORS as Quay's, and 501s for what is not served yet.
+import type { FastifyPluginAsync } from 'fastify';
+import { anonymousAccess } from '../auth/access.js';
+import * as appspecifictokens from './appspecifictokens.js';
+import * as discovery from './discovery.js';
+import * as error from './error.js';
+import * as globalmessages from './globalmessages.js';
+import { notImplementedRoutes } from './not-implemented.js';
+import * as user from './user.js';
+
+/** The guide operations this server serves; everything else in GUIDE_OPERATIONS answers 501. */
+export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
+  ...appspecifictokens.OPERATIONS,
+  ...discovery.OPERATIONS,
+  ...error.OPERATIONS,
+  ...globalmessages.OPERATIONS,
+  ...user.OPERATIONS,
+]);
+
+const CORS_HEADERS = 'Authorization, Content-Type, X-Requested-With, X-CSRF-Token';
+const CORS_METHODS = 'GET, HEAD, OPTIONS, POST, DELETE, PUT';
+
+export const apiRoutes: FastifyPluginAsync = async (app) => {
+  const origin = app.config.CORS_ORIGIN;
+
+  // Every API response carries CORS headers, so a swagger-ui hosted elsewhere can call the API with
+  // a Bearer token. Credentials (cookies) are only allowed for a single configured origin.
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('Access-Control-Allow-Origin', origin);
+    if (origin !== '*') {
+      reply.header('Access-Control-Allow-Credentials', 'true');
+      reply.header('Vary', 'Origin');
+    }
+    if (req.method === 'OPTIONS') {
+      reply.header('Access-Control-Allow-Methods', CORS_METHODS);
+      reply.header('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? CORS_HEADERS);
+      reply.header('Access-Control-Max-Age', '21600');
+    }
+  });
+  // Quay answers OPTIONS on any API resource with 200 and a null body.
+  app.options('/*', { config: { access: anonymousAccess({ always: true, hidden: true, csrf: false }) } }, async (_req, reply) =>
+    reply.type('application/json').send('null'),
+  );
+
+  await app.register(appspecifictokens.appTokenRoutes);
+  await app.register(discovery.discoveryRoutes);
+  await app.register(error.errorRoutes);
+  await app.register(globalmessages.globalMessageRoutes);
+  await app.register(user.userRoutes);
+  await app.register(notImplementedRoutes(SERVED_OPERATIONS));
+};

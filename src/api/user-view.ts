@@ -1,0 +1,100 @@
+// The user view (part2 §14.3): which fields appear depends on the caller's role over the account.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AuthContext } from '../auth/context.js';
+import { isConfiguredSuperuser } from '../auth/access.js';
+import { allowsSuperuser, maxUserRole } from '../auth/scopes.js';
+import type { Namespace } from '../db/schema.js';
+import { listUserOrganizations } from '../db/users.js';
+import { avatar } from '../lib/avatar.js';
+
+export const AvatarView = z
+  .object({ name: z.string(), hash: z.string(), color: z.string(), kind: z.string() })
+  .meta({ id: 'Avatar', description: 'Avatar data of a user, organization, team, robot or application.' });
+
+export const UserView = z
+  .looseObject({
+    anonymous: z.boolean(),
+    username: z.string(),
+    avatar: AvatarView,
+    can_create_repo: z.boolean().optional(),
+    is_me: z.boolean().optional(),
+    verified: z.boolean().optional(),
+    email: z.string().nullable().optional(),
+    logins: z.array(z.looseObject({})).optional(),
+    invoice_email: z.boolean().optional(),
+    invoice_email_address: z.string().nullable().optional(),
+    preferred_namespace: z.boolean().optional(),
+    tag_expiration_s: z.number().optional(),
+    prompts: z.array(z.string()).optional(),
+    company: z.string().nullable().optional(),
+    family_name: z.string().nullable().optional(),
+    given_name: z.string().nullable().optional(),
+    location: z.string().nullable().optional(),
+    is_free_account: z.boolean().optional(),
+    has_password_set: z.boolean().optional(),
+    organizations: z
+      .array(
+        z.looseObject({
+          name: z.string(),
+          avatar: AvatarView,
+          can_create_repo: z.boolean(),
+          public: z.boolean(),
+          is_org_admin: z.boolean().optional(),
+          preferred_namespace: z.boolean().optional(),
+        }),
+      )
+      .optional(),
+    super_user: z.boolean().optional(),
+  })
+  .meta({ id: 'UserView', description: 'Describes a user' });
+export type UserViewT = z.infer<typeof UserView>;
+
+/**
+ * `target` seen by `auth`. On the caller's own account the fields follow the caller's user role
+ * (user:read → organizations; user:admin or a session → everything); anyone else sees the public part.
+ */
+export async function buildUserView(app: FastifyInstance, auth: AuthContext, target: Namespace): Promise<UserViewT> {
+  const view: UserViewT = { anonymous: false, username: target.username, avatar: avatar(target.username, target.email, 'user') };
+  const self = auth.user?.id === target.id;
+  const role = self ? maxUserRole(auth.scopes) : null;
+  const callerIsSuper =
+    !!auth.user && isConfiguredSuperuser(auth.user.username, app.config) && allowsSuperuser(auth.scopes);
+
+  if (role === 'admin') {
+    Object.assign(view, {
+      can_create_repo: true,
+      is_me: true,
+      verified: target.verified,
+      email: target.email,
+      logins: [],
+      invoice_email: false,
+      invoice_email_address: null,
+      preferred_namespace: false,
+      tag_expiration_s: target.tag_expiration_s,
+      prompts: [],
+      company: target.company,
+      family_name: target.family_name,
+      given_name: target.given_name,
+      location: target.location,
+      is_free_account: true,
+      has_password_set: target.password_hash !== null,
+    });
+  }
+  if (role) {
+    const orgs = await listUserOrganizations(app.db, target.id);
+    view.organizations = orgs.map((o) => ({
+      name: o.name,
+      avatar: avatar(o.name, o.email, 'org'),
+      can_create_repo: o.role === 'admin' || o.role === 'creator',
+      public: false,
+      ...(role === 'admin' ? { is_org_admin: o.role === 'admin', preferred_namespace: false } : {}),
+    }));
+  }
+  if (app.config.FEATURE_SUPER_USERS && callerIsSuper) {
+    // Quay's key is present only while the caller holds superuser powers; on one's own account it
+    // is then true, on another's it says whether that user is a superuser.
+    view.super_user = self ? true : isConfiguredSuperuser(target.username, app.config);
+  }
+  return view;
+}

@@ -1,0 +1,88 @@
+// The application as a plain plugin tree. Only src/server.ts listens; tests build it in-process and
+// send requests with inject().
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { serializerCompiler } from 'fastify-type-provider-zod';
+import type { Kysely } from 'kysely';
+import { apiRoutes } from './api/index.js';
+import { SecretBox } from './auth/crypto.js';
+import { authPlugin } from './auth/hook.js';
+import type { SessionSettings } from './auth/session.js';
+import { ensureBuiltinApplications } from './auth/builtin-apps.js';
+import { appUrl, type Config } from './config.js';
+import { migrateToLatest, openDatabase, type Database, type DB } from './db/index.js';
+import { installErrorHandlers } from './lib/error-handler.js';
+import { loggerOptions } from './lib/logger.js';
+import { zodValidatorCompiler } from './lib/validation.js';
+import { registerOpenApi } from './openapi.js';
+import { webRoutes } from './web/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Kysely<DB>;
+    database: Database;
+    secrets: SecretBox;
+    sessionSettings: SessionSettings;
+    /** `<scheme>://<SERVER_HOSTNAME>`, the base of every absolute URL this server emits. */
+    baseUrl: string;
+  }
+}
+
+export interface BuildOptions {
+  /** An already open database (tests); otherwise one is opened from the config and closed with the app. */
+  database?: Database;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const dbPlugin = fp(
+  async (app: FastifyInstance, opts: { database?: Database }) => {
+    const database =
+      opts.database ??
+      (await openDatabase({ url: app.config.DATABASE_URL, pgliteDir: `${app.config.DATA_DIR}/db` }));
+    if (!opts.database) app.addHook('onClose', () => database.close());
+    await migrateToLatest(database.db);
+    app.decorate('database', database);
+    app.decorate('db', database.db);
+  },
+  { name: 'db' },
+);
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config.LOG_LEVEL),
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: 500 },
+  });
+  app.decorate('config', config);
+  app.decorate('baseUrl', appUrl(config));
+  app.decorate('secrets', new SecretBox(config.DATABASE_SECRET_KEY));
+  app.decorate('sessionSettings', {
+    secure: config.PREFERRED_URL_SCHEME === 'https',
+    timeoutS: config.SESSION_TIMEOUT,
+  } satisfies SessionSettings);
+
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Clients send what Flask accepted: `Content-Type: application/json` with an empty body is a
+  // request without a body, not a 400.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
+    return jsonParser(req, body as string, done);
+  });
+
+  await app.register(cookie);
+  await app.register(formbody);
+  await app.register(dbPlugin, { database: opts.database });
+  await ensureBuiltinApplications(app.db, app.secrets, app.baseUrl);
+  await app.register(authPlugin);
+  installErrorHandlers(app);
+  await registerOpenApi(app);
+  await app.register(apiRoutes, { prefix: '/api/v1' });
+  await app.register(webRoutes);
+  return app;
+}

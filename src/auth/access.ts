@@ -1,0 +1,76 @@
+// Each /api/v1 route declares its access once, in `config.access`. The hook in src/auth/hook.ts
+// enforces the declaration and src/openapi.ts documents the same declaration, so what discovery
+// advertises is what is checked.
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { allowsSuperuser, userRoleAtLeast, type ScopeName, type UserRole } from './scopes.js';
+
+export interface AccessRule {
+  /** The scope shown in discovery (`security: [{oauth2_implicit: [scope]}]`); null for none. */
+  scope: ScopeName | null;
+  /** 'deny': anonymous callers fail the check; 'allow': the check runs for them too (subject to
+   * FEATURE_ANONYMOUS_ACCESS); 'always': allowed even when anonymous access is disabled. */
+  anonymous: 'deny' | 'allow' | 'always';
+  /** Sessions older than FRESH_LOGIN_TIMEOUT get 401 fresh_login_required (OAuth tokens pass). */
+  fresh: boolean;
+  /** Cookie-authenticated writes need the CSRF token. Only web-style routes turn this off. */
+  csrf: boolean;
+  /** Listed in discovery only with ?internal=true (Quay's internal_only). */
+  internal: boolean;
+  /** Not in discovery at all (web routes that live under /api/v1, such as /user/initialize). */
+  hidden: boolean;
+  /** The permission predicate; false → 401 for anonymous callers, 403 otherwise. */
+  check: (req: FastifyRequest) => boolean | Promise<boolean>;
+}
+
+type Options = Partial<Pick<AccessRule, 'fresh' | 'internal' | 'hidden' | 'csrf'>>;
+
+function rule(base: Pick<AccessRule, 'scope' | 'anonymous' | 'check'>, o: Options = {}): AccessRule {
+  return { fresh: false, csrf: true, internal: false, hidden: false, ...base, ...o };
+}
+
+/** No permission needed (discovery, error descriptions, global messages, public user info). */
+export function anonymousAccess(o: Options & { always?: boolean } = {}): AccessRule {
+  return rule({ scope: null, anonymous: o.always ? 'always' : 'allow', check: () => true }, o);
+}
+
+/** Any authenticated user, whatever the token's scopes; `scope` is what discovery shows. */
+export function authenticatedAccess(scope: ScopeName | null, o: Options = {}): AccessRule {
+  return rule({ scope, anonymous: 'deny', check: (req) => req.auth.user !== null }, o);
+}
+
+/** UserRead / UserAdmin on the caller's own account (user:read or user:admin, or a session). */
+export function userAccess(role: UserRole, o: Options = {}): AccessRule {
+  return rule(
+    {
+      scope: role === 'admin' ? 'user:admin' : 'user:read',
+      anonymous: 'deny',
+      check: (req) => req.auth.user !== null && userRoleAtLeast(req.auth.scopes, role),
+    },
+    o,
+  );
+}
+
+/** A caller who currently holds superuser powers: listed in SUPER_USERS and holding super:user. */
+export function isSuperuser(req: FastifyRequest, config: Config): boolean {
+  const u = req.auth.user;
+  return (
+    config.FEATURE_SUPER_USERS &&
+    u !== null &&
+    config.SUPER_USERS.includes(u.username) &&
+    allowsSuperuser(req.auth.scopes)
+  );
+}
+
+/** Whether the user is configured as a superuser, whatever the credential in use. */
+export function isConfiguredSuperuser(username: string, config: Config): boolean {
+  return config.FEATURE_SUPER_USERS && config.SUPER_USERS.includes(username);
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: AccessRule;
+    /** Documented path when the route's own path differs (e.g. `{repository}` spanning segments). */
+    docPath?: string;
+  }
+}

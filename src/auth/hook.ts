@@ -1,0 +1,140 @@
+// The auth plugin: builds one AuthContext per request, then enforces the route's declared access in
+// Quay's order (web-endpoints.md §2.3): XHR rule → credentials → CSRF → anonymous-access switch →
+// permission → fresh login → (body validation, by Fastify, after this hook).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { freshLoginRequired, insufficientScope, PlainError, unauthorized } from '../lib/api-error.js';
+import { anonymousContext, describeCaller, type AuthContext } from './context.js';
+import { safeEqual } from './crypto.js';
+import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
+import { parseScopeString } from './scopes.js';
+import { validateAccessToken } from './tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext;
+  }
+}
+
+const API_PREFIX = '/api/v1';
+const BROWSER_UA = /Mozilla\/\d.*(Chrome|Chromium|Firefox|Safari|Edg|OPR)\//;
+
+export function isApiRoute(url: string | undefined): boolean {
+  return !!url && (url === API_PREFIX || url.startsWith(`${API_PREFIX}/`));
+}
+
+function bearerToken(req: FastifyRequest): string | undefined | null {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const parts = h.split(' ');
+  if (parts.length !== 2 || parts[0].toLowerCase() !== 'bearer') return undefined;
+  return parts[1] || null;
+}
+
+async function authenticate(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<AuthContext> {
+  const ip = req.ip;
+  // Bearer tokens count only on the API (Quay's web routes read sessions and Basic credentials).
+  if (isApiRoute(req.routeOptions.url)) {
+    const bearer = bearerToken(req);
+    if (bearer !== undefined) {
+      // An invalid bearer token does not fail by itself and does not fall back to the cookie: the
+      // request goes on anonymously and fails at the permission check (registry-and-auth.md A.9).
+      if (!bearer) return anonymousContext(ip);
+      const v = await validateAccessToken(app.db, bearer);
+      if (!v.ok) return anonymousContext(ip);
+      const { token, user, clientId, applicationName } = v.lookup;
+      return {
+        kind: 'oauth',
+        user,
+        scopes: parseScopeString(token.scope) ?? new Set(),
+        token: { id: token.id, uuid: token.uuid, applicationId: token.application_id, clientId, applicationName },
+        session: null,
+        ip,
+      };
+    }
+  }
+  const cookie = req.cookies[SESSION_COOKIE];
+  const loaded = await loadSession(app.db, cookie);
+  if (!loaded) return anonymousContext(ip);
+  if (!loaded.user) return anonymousContext(ip, loaded.info);
+  await slideSession(reply, app.db, cookie!, loaded.info, loaded.expiresAt, app.sessionSettings);
+  return { kind: 'session', user: loaded.user, scopes: null, token: null, session: loaded.info, ip };
+}
+
+/** The CSRF token sent with a request: query or form field `_csrf_token` first, else the header. */
+function presentedCsrf(req: FastifyRequest): string | undefined {
+  const q = (req.query as Record<string, unknown> | undefined)?._csrf_token;
+  if (typeof q === 'string' && q) return q;
+  const ct = req.headers['content-type'] ?? '';
+  if (ct.startsWith('application/x-www-form-urlencoded')) {
+    const f = (req.body as Record<string, unknown> | undefined)?._csrf_token;
+    if (typeof f === 'string' && f) return f;
+  }
+  const h = req.headers['x-csrf-token'];
+  return typeof h === 'string' && h ? h : undefined;
+}
+
+export function checkCsrf(req: FastifyRequest): void {
+  const expected = req.auth.session?.csrfToken;
+  const got = presentedCsrf(req);
+  if (!expected || !got || !safeEqual(expected, got)) {
+    throw new PlainError(403, { error: `CSRF token was invalid or missing.${describeCaller(req.auth)}` });
+  }
+}
+
+export const authPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.decorateRequest('auth', null as unknown as AuthContext);
+    const operationIds = new Set<string>();
+
+    // A route under /api/v1 without an access declaration, or reusing an operationId, is a bug
+    // caught at startup rather than a hole found in production.
+    app.addHook('onRoute', (route) => {
+      if (!isApiRoute(route.url) || route.method === 'HEAD' || route.method === 'OPTIONS') return;
+      if (!route.config?.access) throw new Error(`Route ${route.method} ${route.url} declares no config.access`);
+      const id = (route.schema as { operationId?: string } | undefined)?.operationId;
+      if (id) {
+        if (operationIds.has(id)) throw new Error(`Duplicate operationId ${id} (${route.method} ${route.url})`);
+        operationIds.add(id);
+      }
+    });
+
+    app.addHook('onRequest', async (req, reply) => {
+      const api = isApiRoute(req.routeOptions.url);
+      if (api && req.method === 'GET' && app.config.BROWSER_API_CALLS_XHR_ONLY) {
+        const ua = req.headers['user-agent'] ?? '';
+        if (BROWSER_UA.test(ua) && req.headers['x-requested-with'] !== 'XMLHttpRequest') {
+          throw new PlainError(400, {
+            error: 'API calls must be invoked with an X-Requested-With header if called from a browser',
+          });
+        }
+      }
+      req.auth = await authenticate(app, req, reply);
+    });
+
+    app.addHook('preValidation', async (req) => {
+      const access = req.routeOptions.config.access;
+      if (!access) return;
+      const auth = req.auth;
+      const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+      if (write && access.csrf && auth.kind !== 'oauth') checkCsrf(req);
+      if (!auth.user) {
+        if (!app.config.FEATURE_ANONYMOUS_ACCESS && access.anonymous !== 'always') {
+          throw new PlainError(401, { error: 'Anonymous access is not allowed' });
+        }
+        if (access.anonymous === 'deny') throw unauthorized();
+      }
+      if (!(await access.check(req))) throw auth.user ? insufficientScope() : unauthorized();
+      if (access.fresh && auth.user && !isFresh(auth, app.config.FRESH_LOGIN_TIMEOUT)) throw freshLoginRequired();
+    });
+  },
+  { name: 'auth', dependencies: ['db'] },
+);
+
+function isFresh(auth: AuthContext, timeoutS: number): boolean {
+  if (auth.kind === 'oauth') return true;
+  if (auth.user && !auth.user.password_hash) return true; // no password to re-enter (external login)
+  const t = auth.session?.loginTime;
+  return !!t && Date.now() - t.getTime() <= timeoutS * 1000;
+}
+

@@ -1,0 +1,159 @@
+// The one place that reads process.env. Settings come from the environment and, optionally, from a
+// Quay-style config.yaml named by CONFIG_FILE (Quay's key names). The environment wins over the file.
+// One zod schema coerces, applies defaults and reports every problem before the server listens.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const bool = (dflt: boolean) =>
+  z
+    .union([z.boolean(), z.string(), z.number()])
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return dflt;
+      if (typeof v === 'boolean') return v;
+      const s = String(v).trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected a boolean (true/false), got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    });
+
+const list = z
+  .union([z.array(z.string()), z.string()])
+  .optional()
+  .transform((v) =>
+    (Array.isArray(v) ? v : (v ?? '').split(','))
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+
+// "10m", "2h", "30s", "1d", "2w" or a number of seconds, as Quay's duration settings.
+export function parseDuration(v: string | number): number | undefined {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+)\s*([smhdw]?)\s*$/.exec(v);
+  if (!m) return undefined;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as '' | 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * unit;
+}
+const durationOr = <T extends number | null>(dflt: T) =>
+  z
+    .union([z.string(), z.number()])
+    .optional()
+    .nullable()
+    .transform((v, ctx): number | T => {
+      if (v === undefined || v === null || v === '') return dflt;
+      const s = parseDuration(v);
+      if (s === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 600, 10m, 2h, 1d or 2w, got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return s;
+    });
+
+const hostname = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-]+(:\d{1,5})?$/, 'expected host or host:port, without a scheme or path');
+
+export const ConfigSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
+      .optional(),
+    SERVER_HOSTNAME: hostname.optional(),
+    PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
+    SUPER_USERS: list,
+    DATABASE_SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    REGISTRY_TITLE: z.string().default('Project Quay'),
+    REGISTRY_TITLE_SHORT: z.string().default('Project Quay'),
+    MAIL_DEFAULT_SENDER: z.string().default('admin@example.com'),
+    CORS_ORIGIN: z.string().default('*'),
+    BROWSER_API_CALLS_XHR_ONLY: bool(true),
+    FRESH_LOGIN_TIMEOUT: durationOr(600),
+    SESSION_TIMEOUT: durationOr(31 * 86400),
+    APP_SPECIFIC_TOKEN_EXPIRATION: durationOr(null),
+    LOCAL_OAUTH_HANDLER: z.string().startsWith('/').default('/oauth/localapp'),
+    AUTHENTICATION_TYPE: z.literal('Database').default('Database'),
+    FEATURE_USER_INITIALIZE: bool(true),
+    FEATURE_ANONYMOUS_ACCESS: bool(true),
+    FEATURE_SUPER_USERS: bool(true),
+    FEATURE_APP_SPECIFIC_TOKENS: bool(true),
+    FEATURE_USER_CREATION: bool(true),
+    FEATURE_DIRECT_LOGIN: bool(true),
+    // No mail server is configured yet, so MAILING is off: new users are verified at once.
+    FEATURE_MAILING: bool(false),
+  })
+  .transform((c) => ({ ...c, SERVER_HOSTNAME: c.SERVER_HOSTNAME ?? `localhost:${c.PORT || 8080}` }));
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema> & { DATABASE_SECRET_KEY: string };
+
+// Quay's config.yaml names that differ from ours.
+const FILE_ALIASES: Record<string, string> = { DB_URI: 'DATABASE_URL' };
+
+export class ConfigError extends Error {}
+
+function formatIssues(issues: z.core.$ZodIssue[]): string {
+  return issues.map((i) => `  - ${i.path.join('.') || '(config)'}: ${i.message}`).join('\n');
+}
+
+export function parseConfig(raw: Record<string, unknown>): z.output<typeof ConfigSchema> {
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`Invalid configuration:\n${formatIssues(r.error.issues)}`);
+  return r.data;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  - CONFIG_FILE: cannot read ${file}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  - CONFIG_FILE: ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`Invalid configuration:\n  - CONFIG_FILE: ${file} must be a YAML mapping of Quay config keys`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) out[FILE_ALIASES[k] ?? k] = v;
+  return out;
+}
+
+const KNOWN_KEYS = Object.keys(ConfigSchema.in.shape);
+
+// The secret key encrypts robot and app tokens at rest. When none is configured it is generated once
+// and kept in DATA_DIR, so a restart can still read what was written before.
+function ensureSecretKey(dataDir: string): string {
+  const file = path.join(dataDir, 'secret_key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}
+
+/** Reads the environment (and CONFIG_FILE): the only reader of process.env in the project. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const fromFile = env.CONFIG_FILE ? readConfigFile(env.CONFIG_FILE) : {};
+  const fromEnv: Record<string, unknown> = {};
+  for (const k of KNOWN_KEYS) if (env[k] !== undefined) fromEnv[k] = env[k];
+  const parsed = parseConfig({ ...fromFile, ...fromEnv });
+  return { ...parsed, DATABASE_SECRET_KEY: parsed.DATABASE_SECRET_KEY ?? ensureSecretKey(parsed.DATA_DIR) };
+}
+
+export function appUrl(config: Pick<Config, 'PREFERRED_URL_SCHEME' | 'SERVER_HOSTNAME'>): string {
+  return `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`;
+}

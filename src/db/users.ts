@@ -1,0 +1,110 @@
+// Users (and, for lookups, organizations and robots): plain query functions over the namespace table.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from './index.js';
+import type { Namespace, TeamRole } from './schema.js';
+
+export async function findNamespaceByName(db: Db, name: string): Promise<Namespace | undefined> {
+  return db.selectFrom('namespace').selectAll().where('username', '=', name).executeTakeFirst();
+}
+
+export async function findUserById(db: Db, id: number): Promise<Namespace | undefined> {
+  return db
+    .selectFrom('namespace')
+    .selectAll()
+    .where('id', '=', id)
+    .where('organization', '=', false)
+    .where('robot', '=', false)
+    .executeTakeFirst();
+}
+
+/** A real user (not an org or robot) by username, or by e-mail when `orEmail` is set. */
+export async function findUserByLogin(db: Db, login: string, orEmail = false): Promise<Namespace | undefined> {
+  let q = db.selectFrom('namespace').selectAll().where('organization', '=', false).where('robot', '=', false);
+  q = orEmail ? q.where((eb) => eb.or([eb('username', '=', login), eb('email', '=', login)])) : q.where('username', '=', login);
+  // Prefer the username match when one login string matches two rows.
+  return q.orderBy(sql`username = ${login}`, 'desc').executeTakeFirst();
+}
+
+export async function countNamespaces(db: Db): Promise<number> {
+  const r = await db.selectFrom('namespace').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export interface NewUser {
+  username: string;
+  email: string | null;
+  passwordHash: string | null;
+  verified: boolean;
+}
+
+export async function insertUser(db: Db, u: NewUser): Promise<Namespace> {
+  return db
+    .insertInto('namespace')
+    .values({
+      uuid: randomUUID(),
+      username: u.username,
+      email: u.email,
+      password_hash: u.passwordHash,
+      verified: u.verified,
+      last_invalid_login: null,
+      given_name: null,
+      family_name: null,
+      company: null,
+      location: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function recordLoginFailure(db: Db, userId: number): Promise<void> {
+  await db
+    .updateTable('namespace')
+    .set((eb) => ({ invalid_login_attempts: eb('invalid_login_attempts', '+', 1), last_invalid_login: new Date() }))
+    .where('id', '=', userId)
+    .execute();
+}
+
+export async function resetLoginFailures(db: Db, userId: number): Promise<void> {
+  await db.updateTable('namespace').set({ invalid_login_attempts: 0 }).where('id', '=', userId).execute();
+}
+
+export interface UserOrganization {
+  name: string;
+  email: string | null;
+  /** The user's highest team role in the org. */
+  role: TeamRole;
+}
+
+/** Every organization the user belongs to through any team, with the highest role held. */
+export async function listUserOrganizations(db: Db, userId: number): Promise<UserOrganization[]> {
+  const rows = await db
+    .selectFrom('team_member')
+    .innerJoin('team', 'team.id', 'team_member.team_id')
+    .innerJoin('namespace as org', 'org.id', 'team.organization_id')
+    .select(['org.username as name', 'org.email as email', 'team.role as role'])
+    .where('team_member.user_id', '=', userId)
+    .orderBy('org.username')
+    .execute();
+  const rank: Record<TeamRole, number> = { member: 1, creator: 2, admin: 3 };
+  const byName = new Map<string, UserOrganization>();
+  for (const r of rows) {
+    const prev = byName.get(r.name);
+    if (!prev || rank[r.role] > rank[prev.role]) byName.set(r.name, { name: r.name, email: r.email, role: r.role });
+  }
+  return [...byName.values()];
+}
+
+/** OrgAdmin: the namespace is the user's own, or the user is in a team with role admin in that org. */
+export async function isNamespaceAdmin(db: Db, userId: number, namespaceId: number): Promise<boolean> {
+  if (userId === namespaceId) return true;
+  const row = await db
+    .selectFrom('team_member')
+    .innerJoin('team', 'team.id', 'team_member.team_id')
+    .select('team.id')
+    .where('team_member.user_id', '=', userId)
+    .where('team.organization_id', '=', namespaceId)
+    .where('team.role', '=', 'admin')
+    .executeTakeFirst();
+  return !!row;
+}

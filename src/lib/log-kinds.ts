@@ -1,0 +1,36 @@
+// Quay's audit-log kinds (part1 §7.10): the 3.6 set plus the later ones this server emits.
+export const LOG_KINDS = [
+  // 3.6
+  'account_change_plan', 'account_change_cc', 'account_change_password', 'account_convert',
+  'create_robot', 'delete_robot', 'regenerate_robot_token',
+  'create_repo', 'push_repo', 'pull_repo', 'delete_repo', 'change_repo_visibility', 'change_repo_trust',
+  'set_repo_description', 'change_repo_state', 'repo_verb', 'take_ownership',
+  'create_tag', 'move_tag', 'delete_tag', 'revert_tag', 'change_tag_expiration',
+  'add_repo_permission', 'change_repo_permission', 'delete_repo_permission', 'add_repo_accesstoken',
+  'delete_repo_accesstoken',
+  'build_dockerfile', 'setup_repo_trigger', 'delete_repo_trigger', 'toggle_repo_trigger',
+  'org_create_team', 'org_delete_team', 'org_invite_team_member', 'org_delete_team_member_invite',
+  'org_add_team_member', 'org_team_member_invite_accepted', 'org_team_member_invite_declined',
+  'org_remove_team_member', 'org_set_team_description', 'org_set_team_role',
+  'create_prototype_permission', 'modify_prototype_permission', 'delete_prototype_permission',
+  'create_application', 'update_application', 'delete_application', 'reset_application_client_secret',
+  'add_repo_webhook', 'delete_repo_webhook', 'add_repo_notification', 'delete_repo_notification',
+  'reset_repo_notification',
+  'repo_mirror_enabled', 'repo_mirror_disabled', 'repo_mirror_config_changed', 'repo_mirror_sync_started',
+  'repo_mirror_sync_failed', 'repo_mirror_sync_success', 'repo_mirror_sync_now_requested',
+  'repo_mirror_sync_tag_success', 'repo_mirror_sync_tag_failed', 'repo_mirror_sync_test_success',
+  'repo_mirror_sync_test_failed', 'repo_mirror_sync_test_started',
+  'service_key_create', 'service_key_approve', 'service_key_delete', 'service_key_modify',
+  'service_key_extend', 'service_key_rotate',
+  'manifest_label_add', 'manifest_label_delete',
+  'create_app_specific_token', 'revoke_app_specific_token',
+  // after 3.6
+  'user_create', 'user_delete', 'user_disable', 'user_enable', 'user_change_email', 'user_change_password',
+  'user_change_name', 'user_change_invoicing', 'user_change_tag_expiration', 'user_change_metadata',
+  'user_generate_client_key', 'login_success', 'login_failure', 'logout_success',
+  'org_create', 'org_delete', 'org_change_email', 'org_change_invoicing', 'org_change_tag_expiration',
+  'org_change_name',
+  'oauth_token_assigned', 'oauth_token_revoked', 'create_oauth_api_token', 'revoke_oauth_api_token',
+  'export_logs_success', 'export_logs_failure',
+] as const;
+export type LogKind = (typeof LOG_KINDS)[number];

@@ -1,0 +1,48 @@
+// Zod validation for route schemas, with Quay's error texts: a body that fails its schema gives
+// 400 invalid_request with a validator-style message ("'title' is a required property"); a bad
+// query parameter gives 400 {message: {param: text}} (part1 §0.4, §0.8).
+import type { FastifySchemaCompiler } from 'fastify';
+import { z } from 'zod';
+
+export class RequestValidationError extends Error {
+  readonly statusCode = 400;
+  validationContext?: string;
+  constructor(
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+  }
+}
+
+function describe(issue: z.core.$ZodIssue, root: unknown): { message: string; param?: string } {
+  const path = issue.path.map(String);
+  const key = path[path.length - 1];
+  let input: unknown = root;
+  for (const p of issue.path) input = input && typeof input === 'object' ? (input as Record<PropertyKey, unknown>)[p] : undefined;
+  if (issue.code === 'invalid_type' && path.length === 0 && (input === undefined || input === null)) {
+    return { message: 'Missing JSON body' };
+  }
+  if (issue.code === 'invalid_type' && input === undefined) {
+    return { message: `'${key}' is a required property`, param: path[0] };
+  }
+  const where = path.length ? ` (at '${path.join('.')}')` : '';
+  return { message: `${issue.message}${where}`, param: path[0] };
+}
+
+export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> =
+  ({ schema }) =>
+  (data) => {
+    const r = schema.safeParse(data);
+    if (r.success) return { value: r.data };
+    const { message, param } = describe(r.error.issues[0], data);
+    return { error: new RequestValidationError(message, param) };
+  };
+
+/** Quay's query booleans: false only for false/False/FALSE/0/null/"", anything else true. */
+export const quayBool = z
+  .preprocess((v) => (Array.isArray(v) ? v[0] : v), z.string().optional())
+  .transform((s) => (s === undefined ? undefined : !['false', 'False', 'FALSE', '0', 'null', ''].includes(s)));
+
+/** Repeated query parameters: the first value wins. */
+export const firstString = z.preprocess((v) => (Array.isArray(v) ? v[0] : v), z.string().optional());

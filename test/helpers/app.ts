@@ -1,0 +1,38 @@
+// testApp(): the real app, built in-process on a fresh database; requests go through inject().
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { parseConfig, type Config, type ConfigInput } from '../../src/config.js';
+import type { Database } from '../../src/db/index.js';
+import { freshDatabase } from './database.js';
+
+export const TEST_SECRET = 'test-secret-key-0123456789abcdef';
+
+export function testConfig(overrides: Partial<ConfigInput> = {}): Config {
+  const parsed = parseConfig({ LOG_LEVEL: 'silent', SERVER_HOSTNAME: 'localhost:8080', ...overrides });
+  return { ...parsed, DATABASE_SECRET_KEY: TEST_SECRET };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: Database;
+  config: Config;
+  inject(opts: InjectOptions | string): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function testApp(overrides: Partial<ConfigInput> = {}, database?: Database): Promise<TestApp> {
+  const config = testConfig(overrides);
+  const db = database ?? (await freshDatabase());
+  const app = await buildApp(config, { database: db });
+  await app.ready();
+  return {
+    app,
+    database: db,
+    config,
+    inject: (opts) => app.inject(opts),
+    close: async () => {
+      await app.close();
+      if (!database) await db.close();
+    },
+  };
+}
