@@ -62,7 +62,7 @@ export const globalMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['globalmessages'],
         description: 'Create a message.',
         body: CreateMessage,
-        response: { 201: z.null().describe('Successful creation') },
+        response: { 201: z.literal('').describe('Successful creation (empty body)') },
       },
     },
     async (req, reply) => {
@@ -75,7 +75,8 @@ export const globalMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         .insertInto('message')
         .values({ uuid: randomUUID(), content: m.content, severity: m.severity, media_type: m.media_type })
         .execute();
-      return reply.code(201).send(null);
+      // Quay answers 201 with an empty body here (endpoints/api/globalmessages.py).
+      return reply.code(201).type('text/plain; charset=utf-8').send('');
     },
   );
 

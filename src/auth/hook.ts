@@ -14,6 +14,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext;
   }
+  interface FastifyInstance {
+    /** Every /api/v1 route with its access declaration (for the security matrix and audits). */
+    apiRoutes: { method: string; url: string; operationId?: string; notImplemented: boolean }[];
+  }
 }
 
 const API_PREFIX = '/api/v1';
@@ -85,6 +89,7 @@ export function checkCsrf(req: FastifyRequest): void {
 export const authPlugin = fp(
   async (app: FastifyInstance) => {
     app.decorateRequest('auth', null as unknown as AuthContext);
+    app.decorate('apiRoutes', []);
     const operationIds = new Set<string>();
 
     // A route under /api/v1 without an access declaration, or reusing an operationId, is a bug
@@ -92,7 +97,11 @@ export const authPlugin = fp(
     app.addHook('onRoute', (route) => {
       if (!isApiRoute(route.url) || route.method === 'HEAD' || route.method === 'OPTIONS') return;
       if (!route.config?.access) throw new Error(`Route ${route.method} ${route.url} declares no config.access`);
-      const id = (route.schema as { operationId?: string } | undefined)?.operationId;
+      const schema = route.schema as { operationId?: string; 'x-not-implemented'?: boolean } | undefined;
+      const id = schema?.operationId;
+      for (const method of [route.method].flat()) {
+        app.apiRoutes.push({ method, url: route.url, operationId: id, notImplemented: !!schema?.['x-not-implemented'] });
+      }
       if (id) {
         if (operationIds.has(id)) throw new Error(`Duplicate operationId ${id} (${route.method} ${route.url})`);
         operationIds.add(id);

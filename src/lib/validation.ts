@@ -23,7 +23,7 @@ function describe(issue: z.core.$ZodIssue, root: unknown): { message: string; pa
   if (issue.code === 'invalid_type' && path.length === 0 && (input === undefined || input === null)) {
     return { message: 'Missing JSON body' };
   }
-  if (issue.code === 'invalid_type' && input === undefined) {
+  if (input === undefined && path.length > 0 && issue.code !== 'unrecognized_keys') {
     return { message: `'${key}' is a required property`, param: path[0] };
   }
   const where = path.length ? ` (at '${path.join('.')}')` : '';
