@@ -26,6 +26,9 @@ export function isValidRedirectUri(
   localHandlerUrl: string,
 ): boolean {
   if (!uri) return false;
+  // Browsers strip tabs and newlines from URLs (WHATWG URL), so `/cb/.\t./x` would land on `/x`; a
+  // CR or LF would also break the Location header. No control character is ever valid here.
+  if (/[\x00-\x1f\x7f]/.test(uri)) return false;
   if (uri === localHandlerUrl) return true;
   if (!app.redirect_uri) return false;
   const reg = parts(app.redirect_uri);

@@ -184,17 +184,21 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/oauth/access_token', async (req, reply) => {
     const p = { ...strings(req.query), ...strings(req.body) };
+    const fail = (error: string) =>
+      reply.code(400).headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).send({ error });
     const basic = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
     if (basic) {
       const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
       const i = decoded.indexOf(':');
       if (i > 0) {
-        p.client_id = decodeURIComponent(decoded.slice(0, i));
-        p.client_secret = decodeURIComponent(decoded.slice(i + 1));
+        try {
+          p.client_id = decodeURIComponent(decoded.slice(0, i));
+          p.client_secret = decodeURIComponent(decoded.slice(i + 1));
+        } catch {
+          return fail('invalid_client'); // a malformed %-escape (URIError) is a bad credential, not a 500
+        }
       }
     }
-    const fail = (error: string) =>
-      reply.code(400).headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).send({ error });
     for (const k of ['grant_type', 'client_id', 'redirect_uri', 'code', 'scope']) if (!p[k]) return fail('invalid_request');
     if (p.grant_type !== 'authorization_code') return fail('unsupported_grant_type');
     const client = await findApplicationByClientId(app.db, p.client_id!);

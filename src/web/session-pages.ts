@@ -5,9 +5,14 @@ import { ensureSession, loginSession } from '../auth/session.js';
 import { checkPasswordLogin } from '../api/user.js';
 import { signinPage } from './pages.js';
 
-/** Only same-origin paths are followed after sign-in: no open redirect through `next`. */
+/**
+ * Only same-origin paths are followed after sign-in: no open redirect through `next`. Control
+ * characters are refused too: browsers strip tabs and newlines from URLs, so `/\t/evil.com` would
+ * become the scheme-relative `//evil.com`.
+ */
 export function safeNext(next: unknown): string {
   if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/api/docs';
+  if (/[\x00-\x1f\x7f]/.test(next)) return '/api/docs';
   return next;
 }
 
