@@ -3,11 +3,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { anonymousAccess, userAccess } from '../auth/access.js';
-import { verifyPassword } from '../auth/passwords.js';
 import { loginSession } from '../auth/session.js';
 import { deleteUserSessions, logoutSession } from '../db/sessions.js';
 import type { Namespace } from '../db/schema.js';
-import { findUserByLogin, recordLoginFailure, resetLoginFailures } from '../db/users.js';
+import { findUserByLogin } from '../db/users.js';
+import { checkPasswordLogin, refuseLogin } from '../services/login.js';
 import { invalidRequest, message, PlainError, unauthorized } from '../lib/api-error.js';
 import { AccountError, insertAccount, prepareAccount } from '../services/accounts.js';
 import { buildUserView, UserView } from './user-view.js';
@@ -38,45 +38,6 @@ const VerifyBody = z.object({ password: z.string().describe('The user password')
 });
 
 const Success = z.object({ success: z.boolean() });
-
-/** Quay's login backoff: after n failures, refused for 0.5·(2ⁿ−1) s after the last one. */
-function backoffRemainingS(user: Namespace): number {
-  const n = user.invalid_login_attempts;
-  if (n <= 0 || !user.last_invalid_login) return 0;
-  const waitS = Math.min(0.5 * (2 ** Math.min(n, 30) - 1), 3600);
-  const until = user.last_invalid_login.getTime() + waitS * 1000;
-  return Math.max(0, Math.ceil((until - Date.now()) / 1000));
-}
-
-type Verdict = { ok: true; user: Namespace } | { ok: false; body: Record<string, unknown>; status: number; retryAfter?: number };
-
-/** Checks a password login, recording failures for the backoff (unknown usernames are not counted). */
-export async function checkPasswordLogin(app: FastifyInstance, login: string, password: string, orEmail: boolean): Promise<Verdict> {
-  const invalid = { needsEmailVerification: false, invalidCredentials: true, message: 'Invalid Username or Password' };
-  const user = await findUserByLogin(app.db, login, orEmail);
-  if (!user) return { ok: false, status: 403, body: invalid };
-  const wait = backoffRemainingS(user);
-  if (wait > 0) {
-    return { ok: false, status: 429, retryAfter: wait, body: { message: 'Too many login attempts. \nPlease reset your password and try again.' } };
-  }
-  if (!(await verifyPassword(password, user.password_hash))) {
-    await recordLoginFailure(app.db, user.id);
-    return { ok: false, status: 403, body: invalid };
-  }
-  if (user.invalid_login_attempts > 0) await resetLoginFailures(app.db, user.id);
-  if (!user.enabled) {
-    return { ok: false, status: 403, body: { ...invalid, message: 'This user has been disabled. Please contact your administrator.' } };
-  }
-  if (!user.verified) return { ok: false, status: 403, body: { needsEmailVerification: true, invalidCredentials: false, message: null } };
-  return { ok: true, user };
-}
-
-function refuse(v: Extract<Verdict, { ok: false }>): never {
-  if (v.status === 429) {
-    throw new PlainError(429, v.body, { 'Retry-After': String(v.retryAfter ?? 1) });
-  }
-  throw new PlainError(v.status, v.body);
-}
 
 export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   const { config } = app;
@@ -172,8 +133,8 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
       async (req, reply) => {
-        const v = await checkPasswordLogin(app, req.body.username, req.body.password, true);
-        if (!v.ok) refuse(v);
+        const v = await checkPasswordLogin(app.db, req.body.username, req.body.password, true);
+        if (!v.ok) refuseLogin(v);
         await loginSession(req, reply, app.db, v.user, app.sessionSettings);
         return { success: true };
       },
@@ -193,9 +154,9 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req, reply) => {
-      const v = await checkPasswordLogin(app, req.auth.user!.username, req.body.password, false);
+      const v = await checkPasswordLogin(app.db, req.auth.user!.username, req.body.password, false);
       if (!v.ok) {
-        if (v.status === 429) refuse(v);
+        if (v.status === 429) refuseLogin(v);
         throw new PlainError(403, { message: 'Invalid Username or Password', invalidCredentials: true });
       }
       await loginSession(req, reply, app.db, v.user, app.sessionSettings);

@@ -72,5 +72,8 @@ declare module 'fastify' {
     access?: AccessRule;
     /** Documented path when the route's own path differs (e.g. `{repository}` spanning segments). */
     docPath?: string;
+    /** Web routes that also accept HTTP Basic user credentials (password or `$app` token), as Quay's
+     * /oauth/authorize and /oauth/authorizeapp do. The API never reads Basic credentials. */
+    basicAuth?: boolean;
   }
 }

@@ -18,7 +18,7 @@ export interface SessionInfo {
 }
 
 export interface AuthContext {
-  kind: 'anonymous' | 'session' | 'oauth';
+  kind: 'anonymous' | 'session' | 'oauth' | 'basic';
   /** The acting user, when authenticated. */
   user: Namespace | null;
   /** Token scopes; null means a direct login (session), which has every scope. */

@@ -9,6 +9,7 @@ import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
 import { parseScopeString } from './scopes.js';
 import { validateAccessToken } from './tokens.js';
+import { checkBasicUser } from '../services/login.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -59,6 +60,10 @@ async function authenticate(app: FastifyInstance, req: FastifyRequest, reply: Fa
   }
   const cookie = req.cookies[SESSION_COOKIE];
   const loaded = await loadSession(app.db, cookie);
+  if (req.routeOptions.config?.basicAuth && /^basic /i.test(req.headers.authorization ?? '')) {
+    const user = await checkBasicUser(app.db, app.secrets, req.headers.authorization);
+    if (user) return { kind: 'basic', user, scopes: null, token: null, session: loaded?.info ?? null, ip };
+  }
   if (!loaded) return anonymousContext(ip);
   if (!loaded.user) return anonymousContext(ip, loaded.info);
   await slideSession(reply, app.db, cookie!, loaded.info, loaded.expiresAt, app.sessionSettings);

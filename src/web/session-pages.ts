@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { checkCsrf } from '../auth/hook.js';
 import { ensureSession, loginSession } from '../auth/session.js';
-import { checkPasswordLogin } from '../api/user.js';
+import { checkPasswordLogin } from '../services/login.js';
 import { signinPage } from './pages.js';
 
 /**
@@ -87,7 +87,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
     checkCsrf(req);
     const username = typeof body.username === 'string' ? body.username : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const v = await checkPasswordLogin(app, username, password, true);
+    const v = await checkPasswordLogin(app.db, username, password, true);
     if (!v.ok) {
       const error = typeof v.body.message === 'string' ? v.body.message : 'Your e-mail address is not verified yet.';
       return signinPage(reply, { csrf: s.csrfToken, next, error, username, title: config.REGISTRY_TITLE }, v.status);
