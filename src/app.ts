@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { apiRoutes } from './api/index.js';
+import { RepoPathRouter } from './api/repo-path.js';
 import { SecretBox } from './auth/crypto.js';
 import { authPlugin } from './auth/hook.js';
 import type { SessionSettings } from './auth/session.js';
@@ -51,8 +52,10 @@ const dbPlugin = fp(
 );
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const repoPaths = new RepoPathRouter();
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config.LOG_LEVEL),
+    rewriteUrl: (req) => repoPaths.rewrite(req.url ?? '/'),
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 500 },
   });
@@ -64,6 +67,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     timeoutS: config.SESSION_TIMEOUT,
   } satisfies SessionSettings);
 
+  app.addHook('onRoute', (route) => repoPaths.addRoute(route.url));
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

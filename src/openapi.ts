@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { SCOPES, SCOPE_NAMES } from './auth/scopes.js';
 import type { Config } from './config.js';
+import { repoDocPath } from './api/repo-path.js';
 
 /** Quay's API sections (discovery tags), with their descriptions. */
 export const SECTIONS: Record<string, string> = {
@@ -79,7 +80,22 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       if (access.scope) out.security = [{ oauth2_implicit: [access.scope] }];
       if (access.internal) out['x-internal'] = true;
       if (access.fresh) out['x-requires-fresh-login'] = true;
-      return { schema: out as never, url: route.config?.docPath ?? url };
+      const docUrl = repoDocPath(url);
+      if (docUrl !== url) {
+        // The router sees `namespace` and `repository`; clients see Quay's single `{repository}`.
+        const fromUrl = Object.fromEntries([...url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => [m[1], { type: 'string' }]));
+        const params = (out.params ?? { type: 'object', properties: fromUrl, required: Object.keys(fromUrl) }) as {
+          properties: Record<string, unknown>;
+          required?: string[];
+        };
+        const { namespace: _ns, repository: _repo, ...rest } = params.properties;
+        out.params = {
+          type: 'object',
+          properties: { repository: { type: 'string', description: 'The full path of the repository. e.g. namespace/name' }, ...rest },
+          required: ['repository', ...(params.required ?? []).filter((r) => r !== 'namespace' && r !== 'repository')],
+        };
+      }
+      return { schema: out as never, url: docUrl };
     },
   });
 }

@@ -24,7 +24,6 @@ export function notImplementedRoutes(served: ReadonlySet<string>): FastifyPlugin
         config: {
           // Everyone gets the same 501, before any permission or CSRF check.
           access: anonymousAccess({ always: true, csrf: false }),
-          docPath: op.path.replace(/^\/api\/v1/, '/api/v1'),
         },
         schema: {
           operationId: op.operationId,

@@ -70,8 +70,6 @@ export function isConfiguredSuperuser(username: string, config: Config): boolean
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: AccessRule;
-    /** Documented path when the route's own path differs (e.g. `{repository}` spanning segments). */
-    docPath?: string;
     /** Web routes that also accept HTTP Basic user credentials (password or `$app` token), as Quay's
      * /oauth/authorize and /oauth/authorizeapp do. The API never reads Basic credentials. */
     basicAuth?: boolean;

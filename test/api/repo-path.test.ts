@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepoPathRouter, repoDocPath } from '../../src/api/repo-path.js';
+import { testApp, type TestApp } from '../helpers/app.js';
+
+describe('RepoPathRouter', () => {
+  const r = new RepoPathRouter();
+  for (const url of [
+    '/api/v1/repository/:namespace/:repository',
+    '/api/v1/repository/:namespace/:repository/tag/',
+    '/api/v1/repository/:namespace/:repository/tag/:tag',
+    '/api/v1/repository/:namespace/:repository/permissions/user/:username',
+    '/api/v1/user/starred/:namespace/:repository',
+    '/api/v1/user/starred',
+  ]) r.addRoute(url);
+
+  it.each([
+    ['/api/v1/repository/ns/app', '/api/v1/repository/ns/app'],
+    ['/api/v1/repository/ns/team/app', '/api/v1/repository/ns/team%2Fapp'],
+    ['/api/v1/repository/ns/a/b/c?includeTags=false', '/api/v1/repository/ns/a%2Fb%2Fc?includeTags=false'],
+    ['/api/v1/repository/ns/app/tag/', '/api/v1/repository/ns/app/tag/'],
+    ['/api/v1/repository/ns/team/app/tag/', '/api/v1/repository/ns/team%2Fapp/tag/'],
+    ['/api/v1/repository/ns/team/app/tag/latest', '/api/v1/repository/ns/team%2Fapp/tag/latest'],
+    ['/api/v1/repository/ns/x/permissions/user/bob', '/api/v1/repository/ns/x/permissions/user/bob'],
+    ['/api/v1/user/starred/ns/a/b', '/api/v1/user/starred/ns/a%2Fb'],
+    ['/api/v1/user/starred', '/api/v1/user/starred'],
+    ['/api/v1/users/bob', '/api/v1/users/bob'],
+  ])('%s → %s', (input, output) => {
+    expect(r.rewrite(input)).toBe(output);
+  });
+
+  it('documents the pair as Quay’s single {repository}', () => {
+    expect(repoDocPath('/api/v1/repository/:namespace/:repository/tag/')).toBe('/api/v1/repository/{repository}/tag/');
+  });
+});
+
+describe('extended repository names through the router', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp();
+  });
+  afterAll(() => t?.close());
+
+  it('routes a multi-segment name to the route of its suffix', async () => {
+    const res = await t.inject('/api/v1/repository/ns/team/app/tag/');
+    expect(res.statusCode).toBe(501);
+    expect(res.json().detail).toContain('listRepoTags');
+    const bare = await t.inject({ method: 'DELETE', url: '/api/v1/repository/ns/team/app' });
+    expect(bare.json().detail).toContain('deleteRepository');
+  });
+});
