@@ -3,7 +3,18 @@
 // advertises is what is checked.
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
-import { allowsSuperuser, userRoleAtLeast, type ScopeName, type UserRole } from './scopes.js';
+import { effectiveOrgRole, effectiveRepoRole, realOrgRole, realRepoRole } from './permissions.js';
+import {
+  allowsSuperuser,
+  capRepoRole,
+  orgRoleAtLeast,
+  repoRoleAtLeast,
+  userRoleAtLeast,
+  type OrgRole,
+  type RepoRole,
+  type ScopeName,
+  type UserRole,
+} from './scopes.js';
 
 export interface AccessRule {
   /** The scope shown in discovery (`security: [{oauth2_implicit: [scope]}]`); null for none. */
@@ -74,4 +85,78 @@ declare module 'fastify' {
      * /oauth/authorize and /oauth/authorizeapp do. The API never reads Basic credentials. */
     basicAuth?: boolean;
   }
+}
+
+export interface RequestTarget {
+  /** The namespace named in the path (user or organization), when it exists. */
+  namespace?: import('../db/schema.js').Namespace;
+  /** The repository named in the path, when it exists. */
+  repository?: import('../db/schema.js').Repository;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the access check looked up from the path, so handlers do not look it up again. */
+    target: RequestTarget;
+  }
+}
+
+async function loadNamespace(req: FastifyRequest, name: string | undefined) {
+  if (!name) return undefined;
+  return req.server.db.selectFrom('namespace').selectAll().where('username', '=', name).executeTakeFirst();
+}
+
+/**
+ * RepoRead / RepoWrite / RepoAdmin on `:namespace/:repository` (part2 §1.3). Permission is checked
+ * before existence: a missing repository fails like a forbidden one, except for a caller who
+ * administers the namespace, who reaches the handler (and its 404).
+ */
+export function repoAccess(role: RepoRole, o: Options & { publicOk?: boolean } = {}): AccessRule {
+  return rule(
+    {
+      scope: role === 'admin' ? 'repo:admin' : role === 'write' ? 'repo:write' : 'repo:read',
+      anonymous: o.publicOk ? 'allow' : 'deny',
+      check: async (req) => {
+        const { namespace, repository } = req.params as { namespace?: string; repository?: string };
+        const db = req.server.db;
+        const ns = await loadNamespace(req, namespace);
+        const repo = ns && repository
+          ? await db.selectFrom('repository').selectAll().where('namespace_id', '=', ns.id).where('name', '=', repository).executeTakeFirst()
+          : undefined;
+        req.target = { namespace: ns, repository: repo };
+        if (repo) {
+          const effective = o.publicOk
+            ? await effectiveRepoRole(db, req.auth, repo)
+            : capRepoRole(req.auth.user ? await realRepoRole(db, req.auth.user.id, repo) : null, req.auth.scopes);
+          return repoRoleAtLeast(effective, role);
+        }
+        if (!req.auth.user || !ns) return false;
+        const adminsNamespace = (await realOrgRole(db, req.auth.user.id, ns.id)) === 'admin';
+        return adminsNamespace && repoRoleAtLeast(capRepoRole('admin', req.auth.scopes), role);
+      },
+    },
+    o,
+  );
+}
+
+/**
+ * OrgAdmin / OrgMember / CreateRepo on `:orgname` (or another named parameter). A user's own
+ * namespace counts as administered, so such a caller reaches the handler's 404 for "no such org".
+ */
+export function orgAccess(role: OrgRole, o: Options & { param?: string; scope?: ScopeName } = {}): AccessRule {
+  return rule(
+    {
+      scope: o.scope ?? (role === 'creator' ? 'repo:create' : 'org:admin'),
+      anonymous: 'deny',
+      check: async (req) => {
+        const name = (req.params as Record<string, string | undefined>)[o.param ?? 'orgname'];
+        const ns = await loadNamespace(req, name);
+        req.target = { namespace: ns };
+        if (!req.auth.user) return false;
+        if (!ns) return false;
+        return orgRoleAtLeast(await effectiveOrgRole(req.server.db, req.auth, ns), role);
+      },
+    },
+    o,
+  );
 }

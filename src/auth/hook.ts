@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { freshLoginRequired, insufficientScope, PlainError, unauthorized } from '../lib/api-error.js';
+import type { RequestTarget } from './access.js';
 import { anonymousContext, describeCaller, type AuthContext } from './context.js';
 import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
@@ -94,6 +95,7 @@ export function checkCsrf(req: FastifyRequest): void {
 export const authPlugin = fp(
   async (app: FastifyInstance) => {
     app.decorateRequest('auth', null as unknown as AuthContext);
+    app.decorateRequest('target', null as unknown as RequestTarget);
     app.decorate('apiRoutes', []);
     const operationIds = new Set<string>();
 
@@ -124,6 +126,7 @@ export const authPlugin = fp(
         }
       }
       req.auth = await authenticate(app, req, reply);
+      req.target = {};
     });
 
     app.addHook('preValidation', async (req) => {

@@ -24,6 +24,8 @@ export interface NamespaceTable {
   location: string | null;
   tag_expiration_s: Generated<number>;
   creation_date: Timestamp;
+  /** For robots: the user or organization that owns it. */
+  robot_owner_id: number | null;
 }
 
 export type TeamRole = 'admin' | 'creator' | 'member';
@@ -33,6 +35,7 @@ export interface TeamTable {
   name: string;
   role: TeamRole;
   description: Generated<string>;
+  created: Timestamp;
 }
 
 export interface TeamMemberTable {
@@ -128,6 +131,65 @@ export interface LogEntryTable {
   metadata: Json;
 }
 
+export interface RobotAccountTable {
+  robot_id: number;
+  description: Generated<string>;
+  unstructured_metadata: Json;
+  /** AES-256-GCM under DATABASE_SECRET_KEY: the API returns the token again. */
+  token_enc: string;
+  last_accessed: NullableTimestamp;
+}
+
+export type RepoVisibility = 'public' | 'private';
+export type RepoState = 'NORMAL' | 'READ_ONLY' | 'MIRROR';
+export interface RepositoryTable {
+  id: Generated<number>;
+  namespace_id: number;
+  name: string;
+  visibility: RepoVisibility;
+  description: Generated<string>;
+  kind: Generated<'image' | 'application'>;
+  state: Generated<RepoState>;
+  badge_token: string;
+  created: Timestamp;
+}
+
+export type RepoRoleName = 'read' | 'write' | 'admin';
+export interface RepositoryPermissionTable {
+  id: Generated<number>;
+  repository_id: number;
+  user_id: number | null;
+  team_id: number | null;
+  role: RepoRoleName;
+}
+
+export interface PermissionPrototypeTable {
+  id: Generated<number>;
+  uuid: string;
+  org_id: number;
+  activating_user_id: number | null;
+  delegate_user_id: number | null;
+  delegate_team_id: number | null;
+  role: RepoRoleName;
+}
+
+export interface StarTable {
+  id: Generated<number>;
+  user_id: number;
+  repository_id: number;
+  created: Timestamp;
+}
+
+export interface TeamMemberInviteTable {
+  id: Generated<number>;
+  team_id: number;
+  user_id: number | null;
+  email: string | null;
+  inviter_id: number | null;
+  invite_token: string;
+  created: Timestamp;
+}
+
 export interface DB {
   namespace: NamespaceTable;
   team: TeamTable;
@@ -139,7 +201,15 @@ export interface DB {
   session: SessionTable;
   message: MessageTable;
   log_entry: LogEntryTable;
+  robot_account: RobotAccountTable;
+  repository: RepositoryTable;
+  repository_permission: RepositoryPermissionTable;
+  permission_prototype: PermissionPrototypeTable;
+  star: StarTable;
+  team_member_invite: TeamMemberInviteTable;
 }
+
+export type Repository = Selectable<RepositoryTable>;
 
 export type Namespace = Selectable<NamespaceTable>;
 export type NewNamespace = Insertable<NamespaceTable>;

@@ -114,3 +114,16 @@ export async function anonymousSession(t: TestApp): Promise<BrowserSession> {
 export async function auditRows(t: TestApp, kind: string) {
   return t.app.db.selectFrom('log_entry').selectAll().where('kind', '=', kind).orderBy('id').execute();
 }
+
+/** A repository row (no audit, no prototypes): for tests of permission logic and views. */
+export async function makeRepo(t: TestApp, ns: Namespace, o: { name?: string; visibility?: 'public' | 'private'; description?: string } = {}) {
+  return t.app.db
+    .insertInto('repository')
+    .values({ namespace_id: ns.id, name: o.name ?? uniqueName('repo'), visibility: o.visibility ?? 'private', description: o.description ?? '', badge_token: randomUUID() })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function grant(t: TestApp, repo: { id: number }, to: { userId?: number; teamId?: number }, role: 'read' | 'write' | 'admin') {
+  await t.app.db.insertInto('repository_permission').values({ repository_id: repo.id, user_id: to.userId ?? null, team_id: to.teamId ?? null, role }).execute();
+}
