@@ -8,7 +8,10 @@ import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { apiRoutes } from './api/index.js';
 import { RepoPathRouter } from './api/repo-path.js';
+import { AuthCache } from './auth/cache.js';
 import { SecretBox } from './auth/crypto.js';
+import type { TokenLookup } from './db/oauth.js';
+import type { UserOrganization } from './db/users.js';
 import { authPlugin } from './auth/hook.js';
 import type { SessionSettings } from './auth/session.js';
 import { ensureBuiltinApplications } from './auth/builtin-apps.js';
@@ -29,6 +32,8 @@ declare module 'fastify' {
     sessionSettings: SessionSettings;
     /** `<scheme>://<SERVER_HOSTNAME>`, the base of every absolute URL this server emits. */
     baseUrl: string;
+    /** Per-process cache of validated tokens and organization lists (src/auth/cache.ts). */
+    authCache: AuthCache<TokenLookup, UserOrganization[]>;
   }
 }
 
@@ -62,6 +67,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('config', config);
   app.decorate('baseUrl', appUrl(config));
   app.decorate('secrets', new SecretBox(config.DATABASE_SECRET_KEY));
+  app.decorate('authCache', new AuthCache<TokenLookup, UserOrganization[]>(config.AUTH_CACHE_SECONDS));
   app.decorate('sessionSettings', {
     secure: config.PREFERRED_URL_SCHEME === 'https',
     timeoutS: config.SESSION_TIMEOUT,

@@ -79,6 +79,8 @@ export const ConfigSchema = z
     FRESH_LOGIN_TIMEOUT: durationOr(600),
     SESSION_TIMEOUT: durationOr(31 * 86400),
     APP_SPECIFIC_TOKEN_EXPIRATION: durationOr(null),
+    /** How long validated tokens and organization lists are cached per process (0 disables). */
+    AUTH_CACHE_SECONDS: durationOr(5),
     LOCAL_OAUTH_HANDLER: z.string().startsWith('/').default('/oauth/localapp'),
     AUTHENTICATION_TYPE: z.literal('Database').default('Database'),
     FEATURE_USER_INITIALIZE: bool(true),

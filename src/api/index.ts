@@ -25,7 +25,8 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
 
   // Every API response carries CORS headers, so a swagger-ui hosted elsewhere can call the API with
   // a Bearer token. Credentials (cookies) are only allowed for a single configured origin.
-  app.addHook('onRequest', async (req, reply) => {
+  // A callback hook, not an async one: it runs on every API request and needs no promise.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('Access-Control-Allow-Origin', origin);
     if (origin !== '*') {
       reply.header('Access-Control-Allow-Credentials', 'true');
@@ -36,6 +37,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
       reply.header('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? CORS_HEADERS);
       reply.header('Access-Control-Max-Age', '21600');
     }
+    done();
   });
   // Quay answers OPTIONS on any API resource with 200 and a null body.
   app.options('/*', { config: { access: anonymousAccess({ always: true, hidden: true, csrf: false }) } }, async (_req, reply) =>

@@ -82,7 +82,11 @@ export async function buildUserView(app: FastifyInstance, auth: AuthContext, tar
     });
   }
   if (role) {
-    const orgs = await listUserOrganizations(app.db, target.id);
+    let orgs = app.authCache.getOrgs(target.id);
+    if (!orgs) {
+      orgs = await listUserOrganizations(app.db, target.id);
+      app.authCache.setOrgs(target.id, orgs);
+    }
     view.organizations = orgs.map((o) => ({
       name: o.name,
       avatar: avatar(o.name, o.email, 'org'),

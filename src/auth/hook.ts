@@ -8,7 +8,6 @@ import type { RequestTarget } from './access.js';
 import { anonymousContext, describeCaller, type AuthContext } from './context.js';
 import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
-import { parseScopeString } from './scopes.js';
 import { validateAccessToken } from './tokens.js';
 import { checkBasicUser } from '../services/login.js';
 
@@ -46,13 +45,13 @@ async function authenticate(app: FastifyInstance, req: FastifyRequest, reply: Fa
       // An invalid bearer token does not fail by itself and does not fall back to the cookie: the
       // request goes on anonymously and fails at the permission check (registry-and-auth.md A.9).
       if (!bearer) return anonymousContext(ip);
-      const v = await validateAccessToken(app.db, bearer);
+      const v = await validateAccessToken(app.db, bearer, app.authCache);
       if (!v.ok) return anonymousContext(ip);
-      const { token, user, clientId, applicationName } = v.lookup;
+      const { token, scopes, user, clientId, applicationName } = v.lookup;
       return {
         kind: 'oauth',
         user,
-        scopes: parseScopeString(token.scope) ?? new Set(),
+        scopes: scopes ?? new Set(),
         token: { id: token.id, uuid: token.uuid, applicationId: token.application_id, clientId, applicationName },
         session: null,
         ip,

@@ -4,6 +4,7 @@
 import type { Db } from '../db/index.js';
 import { findAccessTokenByName, insertAccessToken, touchAccessToken, type TokenLookup } from '../db/oauth.js';
 import type { OAuthAccessToken } from '../db/schema.js';
+import type { AuthCache } from './cache.js';
 import { ALNUM, randomString, safeEqual, sha256Hex, UPPER_DIGITS } from './crypto.js';
 
 export const TOKEN_LENGTH = 40;
@@ -51,16 +52,25 @@ export type TokenValidation =
   | { ok: true; lookup: TokenLookup }
   | { ok: false; reason: 'invalid' | 'expired' | 'disabled' };
 
-export async function validateAccessToken(db: Db, presented: string): Promise<TokenValidation> {
+export type TokenCache = Pick<AuthCache<TokenLookup, unknown>, 'getToken' | 'setToken'>;
+
+export async function validateAccessToken(db: Db, presented: string, cache?: TokenCache): Promise<TokenValidation> {
   const parts = splitSecret(presented, NAME_LENGTH);
   if (!parts || presented.length > 255) return { ok: false, reason: 'invalid' };
-  const lookup = await findAccessTokenByName(db, parts.name);
+  let lookup = cache?.getToken(parts.name);
+  if (!lookup) {
+    lookup = await findAccessTokenByName(db, parts.name);
+    if (lookup) cache?.setToken(parts.name, lookup);
+  }
   // Hash even when nothing matched, so a miss costs the same as a wrong secret.
   const hash = sha256Hex(parts.secret);
   if (!lookup || !safeEqual(hash, lookup.token.token_hash)) return { ok: false, reason: 'invalid' };
   if (lookup.token.expires_at.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
   if (!lookup.user.enabled) return { ok: false, reason: 'disabled' };
   const last = lookup.token.last_accessed?.getTime() ?? 0;
-  if (Date.now() - last > LAST_ACCESSED_THRESHOLD_MS) await touchAccessToken(db, lookup.token.id);
+  if (Date.now() - last > LAST_ACCESSED_THRESHOLD_MS) {
+    lookup.token.last_accessed = new Date();
+    await touchAccessToken(db, lookup.token.id);
+  }
   return { ok: true, lookup };
 }

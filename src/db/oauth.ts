@@ -1,6 +1,7 @@
 // OAuth applications, access tokens and authorization codes (registry-and-auth.md A.1, A.2, A.7).
 import { randomUUID } from 'node:crypto';
 import type { Db } from './index.js';
+import { parseScopeString, type ScopeName } from '../auth/scopes.js';
 import type { Namespace, OAuthAccessToken, OAuthApplication } from './schema.js';
 
 export async function findApplicationByClientId(db: Db, clientId: string): Promise<OAuthApplication | undefined> {
@@ -77,6 +78,8 @@ export async function insertAccessToken(db: Db, t: NewAccessToken): Promise<OAut
 
 export interface TokenLookup {
   token: OAuthAccessToken;
+  /** The token's scope string, parsed once (undefined when the stored string is invalid). */
+  scopes: Set<ScopeName> | undefined;
   user: Namespace;
   clientId: string;
   applicationName: string;
@@ -112,7 +115,7 @@ export async function findAccessTokenByName(db: Db, tokenName: string): Promise<
     scope: row.scope, token_name: row.token_name, token_hash: row.token_hash, token_type: row.token_type,
     expires_at: row.expires_at, data: row.data, last_accessed: row.last_accessed, created: row.created,
   };
-  return { token, user, clientId: row.a_client_id, applicationName: row.a_name };
+  return { token, scopes: parseScopeString(token.scope), user, clientId: row.a_client_id, applicationName: row.a_name };
 }
 
 export async function touchAccessToken(db: Db, id: number): Promise<void> {

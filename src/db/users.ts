@@ -76,7 +76,11 @@ export interface UserOrganization {
   role: TeamRole;
 }
 
-/** Every organization the user belongs to through any team, with the highest role held. */
+/**
+ * Every organization the user belongs to through any team, with the highest role held. The user
+ * view caches this per process (app.authCache): code that changes team membership calls
+ * app.authCache.clear() after committing.
+ */
 export async function listUserOrganizations(db: Db, userId: number): Promise<UserOrganization[]> {
   const rows = await db
     .selectFrom('team_member')

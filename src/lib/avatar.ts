@@ -18,9 +18,21 @@ export interface Avatar {
   kind: AvatarKind;
 }
 
+// Hashes are memoized: views on hot paths (the user view on every authenticated GET) repeat them.
+const memo = new Map<string, string>();
+function hashOf(source: string): string {
+  let h = memo.get(source);
+  if (!h) {
+    h = createHash('sha256').update(source).digest('hex');
+    if (memo.size >= 10_000) memo.delete(memo.keys().next().value as string);
+    memo.set(source, h);
+  }
+  return h;
+}
+
 export function avatar(name: string, email: string | null | undefined, kind: AvatarKind): Avatar {
   const source = (email && email.trim() ? email : name).trim().toLowerCase();
-  const hash = createHash('sha256').update(source).digest('hex');
+  const hash = hashOf(source);
   const color = AVATAR_COLORS[parseInt(hash.slice(0, 2), 16) % AVATAR_COLORS.length];
   return { name, hash, color, kind };
 }

@@ -36,12 +36,14 @@ export async function makeOrg(t: TestApp, admins: Namespace[], name = uniqueName
     .executeTakeFirstOrThrow();
   const team = await db.insertInto('team').values({ organization_id: org.id, name: 'owners', role: 'admin' }).returning('id').executeTakeFirstOrThrow();
   for (const a of admins) await db.insertInto('team_member').values({ team_id: team.id, user_id: a.id }).execute();
+  t.app.authCache.clear(); // as the API does after a membership change
   return org;
 }
 
 export async function makeTeam(t: TestApp, org: Namespace, role: 'admin' | 'creator' | 'member', members: Namespace[], name = uniqueName('team')) {
   const team = await t.app.db.insertInto('team').values({ organization_id: org.id, name, role }).returning('id').executeTakeFirstOrThrow();
   for (const m of members) await t.app.db.insertInto('team_member').values({ team_id: team.id, user_id: m.id }).execute();
+  t.app.authCache.clear();
   return team;
 }
 
