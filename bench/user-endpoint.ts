@@ -1,0 +1,804 @@
+// Benchmark: GET /api/v1/user/ with a Bearer token on our real server, side by side with a bare
+// Fastify 5 route answering a JSON object of the same shape and size. Each server runs in its own
+// child process on 127.0.0.1 (by default pinned to CPU 1, the load generator to CPU 0); autocannon
+// generates the load from this process. Prints req/s, p50/p99 latency, server CPU per request,
+// database queries per request, and the ratio ours/bare. Stops by itself and cleans up its children
+// and, with --db postgres, its scratch database.
+//
+//   npx tsx bench/user-endpoint.ts [--db pglite|postgres] [--database-url URL] [--duration 10]
+//       [--warmup 3] [--connections 10] [--rounds 1] [--target both|ours|bare] [--scope '...']
+//       [--log-level silent] [--no-pin] [--cpu-prof DIR] [--json FILE]
+//
+// Every request goes to 127.0.0.1 only; durations and connection counts are capped.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROUTE = '/api/v1/user/';
+const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+/** What `quay-compat create-token` grants by default: every scope but super:user. */
+const DEFAULT_SCOPE = 'repo:read repo:write repo:admin repo:create user:read user:admin org:admin';
+const LIMITS = { duration: 120, warmup: 60, connections: 256, rounds: 10, pipelining: 16 };
+
+type Target = 'bare' | 'ours';
+type DbKind = 'pglite' | 'postgres';
+
+const USAGE = `Usage: npx tsx bench/user-endpoint.ts [options]   (or: npm run bench -- [options])
+
+  --db pglite|postgres     database behind our server (default pglite, in memory)
+  --database-url URL       Postgres server for --db postgres (default ${DEFAULT_PG_URL});
+                           a scratch database bench_<random> is created on it and dropped afterwards
+  --duration S             measured seconds per target (default 10, max ${LIMITS.duration})
+  --warmup S               unmeasured warm-up seconds per target (default 3, max ${LIMITS.warmup})
+  --connections N          concurrent connections (default 10, max ${LIMITS.connections})
+  --pipelining N           requests in flight per connection (default 1)
+  --rounds N               repeat bare+ours N times, fresh servers each time; the median is reported (default 1)
+  --target both|ours|bare  what to measure (default both)
+  --scope "S S"            scopes of the benchmark token (default: all but super:user)
+  --orgs N                 organizations the benchmark user belongs to (default 0)
+  --log-level L            our server's LOG_LEVEL (default silent; logs go to /dev/null)
+  --no-pin                 do not pin the load generator to CPU 0 and the servers to CPU 1
+  --no-count-queries       do not count database queries (a no-op Kysely plugin on our server)
+  --cpu-prof DIR           write a V8 CPU profile of each server during the measured window to DIR
+                           and print a summary of where its time went
+  --wait-quiet S           before each target, wait up to S seconds for other processes to leave the
+                           machine idle (under 20% of a core for 3 s in a row); default 0 (do not wait)
+  --json FILE              also write the results as JSON
+  -h, --help`;
+
+// ------------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  db: DbKind;
+  databaseUrl: string;
+  duration: number;
+  warmup: number;
+  connections: number;
+  pipelining: number;
+  rounds: number;
+  targets: Target[];
+  scope: string;
+  orgs: number;
+  logLevel: string;
+  pin: boolean;
+  countQueries: boolean;
+  cpuProf?: string;
+  json?: string;
+  waitQuiet: number;
+}
+
+function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      db: { type: 'string', default: 'pglite' },
+      'database-url': { type: 'string', default: DEFAULT_PG_URL },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      pipelining: { type: 'string' },
+      rounds: { type: 'string' },
+      target: { type: 'string', default: 'both' },
+      scope: { type: 'string', default: DEFAULT_SCOPE },
+      orgs: { type: 'string' },
+      'log-level': { type: 'string', default: 'silent' },
+      'no-pin': { type: 'boolean', default: false },
+      'no-count-queries': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      json: { type: 'string' },
+      'wait-quiet': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  if (values.db !== 'pglite' && values.db !== 'postgres') throw new UsageError('--db must be pglite or postgres');
+  const target = values.target;
+  if (target !== 'both' && target !== 'ours' && target !== 'bare') throw new UsageError('--target must be both, ours or bare');
+  const databaseUrl = values['database-url']!;
+  if (values.db === 'postgres') {
+    let u: URL;
+    try {
+      u = new URL(databaseUrl);
+    } catch {
+      throw new UsageError('--database-url is not a URL');
+    }
+    if (!/^postgres(ql)?:$/.test(u.protocol)) throw new UsageError('--database-url must be a postgres:// URL');
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+      throw new UsageError('--database-url must point at this machine (127.0.0.1, localhost or [::1])');
+    }
+  }
+  return {
+    db: values.db,
+    databaseUrl,
+    duration: intOption('duration', values.duration, 10, 1, LIMITS.duration),
+    warmup: intOption('warmup', values.warmup, 3, 0, LIMITS.warmup),
+    connections: intOption('connections', values.connections, 10, 1, LIMITS.connections),
+    pipelining: intOption('pipelining', values.pipelining, 1, 1, LIMITS.pipelining),
+    rounds: intOption('rounds', values.rounds, 1, 1, LIMITS.rounds),
+    targets: target === 'both' ? ['bare', 'ours'] : [target],
+    scope: values.scope!,
+    orgs: intOption('orgs', values.orgs, 0, 0, 100),
+    logLevel: values['log-level']!,
+    pin: !values['no-pin'],
+    countQueries: !values['no-count-queries'],
+    cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    json: values.json,
+    waitQuiet: intOption('wait-quiet', values['wait-quiet'], 0, 0, 600),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Child side: one server per process, driven over the IPC channel.
+
+interface ChildSpec {
+  target: Target;
+  db: DbKind;
+  /** Postgres URL of the scratch database (--db postgres). */
+  url?: string;
+  scope: string;
+  orgs: number;
+  logLevel: string;
+  countQueries: boolean;
+}
+
+type ToChild = { type: 'reset' } | { type: 'stats' } | { type: 'profile-start' } | { type: 'profile-stop'; file: string } | { type: 'stop' };
+type FromChild =
+  | { type: 'ready'; port: number; token?: string }
+  | { type: 'stats'; cpuUs: number; wallMs: number; queries: number; byQuery: Record<string, number> }
+  | { type: 'profile'; file: string }
+  | { type: 'ack' }
+  | { type: 'error'; message: string };
+
+/** The user view a bare route answers: the same keys as ours for a user:admin token, similar values. */
+function bareUserView() {
+  const avatar = { name: 'benchuser1a2b3c4d', hash: 'c0ffee'.padEnd(64, '0123456789abcdef'), color: '#9467bd', kind: 'user' };
+  return {
+    anonymous: false,
+    username: 'benchuser1a2b3c4d',
+    avatar,
+    can_create_repo: true,
+    is_me: true,
+    verified: true,
+    email: 'benchuser1a2b3c4d@example.com',
+    logins: [],
+    invoice_email: false,
+    invoice_email_address: null,
+    preferred_namespace: false,
+    tag_expiration_s: 1209600,
+    prompts: [],
+    company: null,
+    family_name: null,
+    given_name: null,
+    location: null,
+    is_free_account: true,
+    has_password_set: true,
+    organizations: [],
+  };
+}
+
+async function runChild(spec: ChildSpec): Promise<void> {
+  const send = (m: FromChild) => process.send!(m);
+  // The parent owns this process: when its channel goes, so do we.
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
+
+  let closeServer: () => Promise<void>;
+  let port: number;
+  let token: string | undefined;
+  const counter = new QueryCounter();
+
+  if (spec.target === 'bare') {
+    const { default: fastify } = await import('fastify');
+    const app = fastify();
+    app.get(ROUTE, async () => bareUserView());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as { port: number }).port;
+    closeServer = () => app.close();
+  } else {
+    const { buildApp } = await import('../src/app.js');
+    const { parseConfig } = await import('../src/config.js');
+    const { openDatabase, migrateToLatest } = await import('../src/db/index.js');
+    const { createAccount } = await import('../src/services/accounts.js');
+    const { insertApplication } = await import('../src/db/oauth.js');
+    const { mintAccessToken } = await import('../src/auth/tokens.js');
+    const { randomString, UPPER_DIGITS } = await import('../src/auth/crypto.js');
+
+    const opened = spec.db === 'postgres' ? await openDatabase({ url: spec.url! }) : await openDatabase({ pgliteDir: 'memory' });
+    await migrateToLatest(opened.db);
+    const database = spec.countQueries ? { ...opened, db: opened.db.withPlugin(counter) } : opened;
+    const parsed = parseConfig({ LOG_LEVEL: spec.logLevel, HOST: '127.0.0.1', PORT: 0, SERVER_HOSTNAME: 'localhost:8080' });
+    const config = { ...parsed, DATABASE_SECRET_KEY: randomBytes(32).toString('base64url') };
+    const app = await buildApp(config, { database });
+
+    // The same steps as test/helpers/factories.ts tokenFor(): a user, its `automation` application
+    // and an access token minted for it.
+    const username = `benchuser${randomBytes(4).toString('hex')}`;
+    const user = await createAccount(app.db, { username, password: randomBytes(12).toString('hex'), email: `${username}@example.com` });
+    for (let i = 0; i < spec.orgs; i++) {
+      const org = await app.db
+        .insertInto('namespace')
+        .values({ uuid: crypto.randomUUID(), username: `${username}org${i}`, email: `${username}org${i}@example.com`, organization: true, verified: true, password_hash: null, last_invalid_login: null, given_name: null, family_name: null, company: null, location: null })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const team = await app.db.insertInto('team').values({ organization_id: org.id, name: 'owners', role: 'admin' }).returning('id').executeTakeFirstOrThrow();
+      await app.db.insertInto('team_member').values({ team_id: team.id, user_id: user.id }).execute();
+    }
+    const application = await insertApplication(app.db, {
+      clientId: `automation-${user.username}`,
+      clientSecretEnc: app.secrets.encrypt(randomString(40, UPPER_DIGITS)),
+      organizationId: user.id,
+      name: 'automation',
+    });
+    ({ token } = await mintAccessToken(app.db, { applicationId: application.id, userId: user.id, username: user.username, scope: spec.scope }));
+
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as { port: number }).port;
+    closeServer = async () => {
+      await app.close();
+      await opened.close();
+    };
+  }
+
+  let cpu = process.cpuUsage();
+  let wall = performance.now();
+  let session: import('node:inspector/promises').Session | undefined;
+
+  process.on('message', (m: ToChild) => {
+    void (async () => {
+      switch (m.type) {
+        case 'reset':
+          cpu = process.cpuUsage();
+          wall = performance.now();
+          counter.reset();
+          send({ type: 'ack' });
+          break;
+        case 'stats': {
+          const d = process.cpuUsage(cpu);
+          send({ type: 'stats', cpuUs: d.user + d.system, wallMs: performance.now() - wall, queries: counter.total, byQuery: Object.fromEntries(counter.counts) });
+          break;
+        }
+        case 'profile-start': {
+          const inspector = await import('node:inspector/promises');
+          session = new inspector.Session();
+          session.connect();
+          await session.post('Profiler.enable');
+          await session.post('Profiler.setSamplingInterval', { interval: 100 });
+          await session.post('Profiler.start');
+          send({ type: 'ack' });
+          break;
+        }
+        case 'profile-stop': {
+          const { profile } = await session!.post('Profiler.stop');
+          session!.disconnect();
+          writeFileSync(m.file, JSON.stringify(profile));
+          send({ type: 'profile', file: m.file });
+          break;
+        }
+        case 'stop':
+          await closeServer();
+          process.exit(0);
+      }
+    })().catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }));
+  });
+  send({ type: 'ready', port, token });
+}
+
+/** Counts queries by kind and first table: a Kysely plugin that changes nothing. */
+class QueryCounter {
+  counts = new Map<string, number>();
+  total = 0;
+  reset() {
+    this.counts.clear();
+    this.total = 0;
+  }
+  transformQuery(args: { node: { kind: string } }) {
+    const key = `${args.node.kind.replace(/QueryNode$|Node$/, '').toLowerCase()} ${firstTable(args.node) ?? '?'}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.total++;
+    return args.node as never;
+  }
+  async transformResult(args: { result: unknown }) {
+    return args.result as never;
+  }
+}
+
+function firstTable(node: unknown, depth = 0): string | undefined {
+  if (!node || typeof node !== 'object' || depth > 6) return undefined;
+  const n = node as Record<string, unknown>;
+  if (n.kind === 'TableNode') {
+    const t = n.table as { identifier?: { name?: string } } | undefined;
+    return t?.identifier?.name;
+  }
+  for (const key of ['from', 'froms', 'table', 'into', 'node']) {
+    const v = n[key];
+    const list = Array.isArray(v) ? v : [v];
+    for (const item of list) {
+      const found = firstTable(item, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Parent side: start servers, generate load, report.
+
+interface Server {
+  target: Target;
+  child: ChildProcess;
+  port: number;
+  token?: string;
+}
+
+const children = new Set<ChildProcess>();
+
+function pin(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
+function nextMessage<T extends FromChild['type']>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromChild, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`server child did not answer '${type}' within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onMessage = (m: FromChild) => {
+      if (m.type === type) done(undefined, m as Extract<FromChild, { type: T }>);
+      else if (m.type === 'error') done(new Error(`server child: ${m.message}`));
+    };
+    const onExit = (code: number | null) => done(new Error(`server child exited (code ${code}) before '${type}'`));
+    function done(err?: Error, m?: Extract<FromChild, { type: T }>) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(m!);
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+async function startServer(spec: ChildSpec, o: Options): Promise<Server> {
+  const child = fork(SELF, ['--child', JSON.stringify(spec)], {
+    // Our server's pino logs go nowhere; errors still reach the terminal.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    execArgv: process.execArgv,
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  const ready = await nextMessage(child, 'ready', 180_000);
+  if (o.pin) pin(child.pid!, 1);
+  return { target: spec.target, child, port: ready.port, token: ready.token };
+}
+
+async function stopServer(s: Server): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => s.child.once('exit', () => resolve()));
+  s.child.send({ type: 'stop' } satisfies ToChild);
+  const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function ask<T extends FromChild['type']>(s: Server, msg: ToChild, answer: T, timeoutMs = 60_000) {
+  const p = nextMessage(s.child, answer, timeoutMs);
+  s.child.send(msg);
+  return p;
+}
+
+interface Load {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+async function generateLoad(s: Server, o: Options, seconds: number): Promise<Load> {
+  const { default: autocannon } = await import('autocannon');
+  const latencies: number[] = [];
+  const headers: Record<string, string> = s.token ? { authorization: `Bearer ${s.token}` } : {};
+  const result = await new Promise<import('autocannon').Result>((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: `http://127.0.0.1:${s.port}${ROUTE}`,
+        connections: o.connections,
+        pipelining: o.pipelining,
+        duration: seconds,
+        timeout: 10,
+        headers,
+        renderProgressBar: false,
+        renderResultsTable: false,
+        renderLatencyTable: false,
+      },
+      (err, r) => (err ? reject(err) : resolve(r)),
+    );
+    // autocannon's own histogram has 1 ms resolution; keep every response time (ms, float) instead.
+    inst.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
+  });
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN);
+  const requests = result.requests.total;
+  return {
+    requests,
+    seconds: result.duration,
+    rps: requests / result.duration,
+    p50: pct(50),
+    p99: pct(99),
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+/** Busy and total jiffies over all CPUs, from /proc/stat. */
+function cpuTimes(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = f[3] + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the whole machine is under 20% of one core busy for 3 s in a row, or `maxS` passed. */
+async function waitQuiet(maxS: number): Promise<void> {
+  const deadline = Date.now() + maxS * 1000;
+  let quietFor = 0;
+  let prev = cpuTimes();
+  if (!prev) return;
+  let said = false;
+  while (Date.now() < deadline && quietFor < 3) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const cur = cpuTimes()!;
+    const cores = ((cur.busy - prev.busy) / Math.max(1, cur.total - prev.total)) * os.cpus().length;
+    prev = cur;
+    quietFor = cores < 0.2 ? quietFor + 1 : 0;
+    if (quietFor === 0 && !said) {
+      process.stderr.write(`waiting for a quiet machine (other load ${(cores * 100).toFixed(0)}% of a core)... `);
+      said = true;
+    }
+  }
+  if (quietFor < 3) process.stderr.write('still busy, going on... ');
+}
+
+interface Measurement extends Load {
+  target: Target;
+  round: number;
+  bodyBytes: number;
+  /** Server process CPU over the measured window, as % of one core. */
+  serverCpuPct: number;
+  serverCpuUsPerReq: number;
+  /** Load generator (this process) CPU, % of one core. */
+  loadgenCpuPct: number;
+  /** Everything else on the machine (Postgres backends, other processes), % of one core. */
+  otherCpuPct: number;
+  queriesPerReq?: number;
+  byQuery?: Record<string, number>;
+  profile?: string;
+}
+
+async function measure(target: Target, round: number, o: Options, dbUrl: string | undefined): Promise<Measurement> {
+  const spec: ChildSpec = { target, db: o.db, url: dbUrl, scope: o.scope, orgs: o.orgs, logLevel: o.logLevel, countQueries: o.countQueries };
+  const label = target === 'ours' ? `ours (${o.db})` : 'bare fastify';
+  if (o.waitQuiet > 0) await waitQuiet(o.waitQuiet);
+  process.stderr.write(`[round ${round}] ${label}: starting server... `);
+  const s = await startServer(spec, o);
+  try {
+    // One request first: the route must answer 200 with a user view, or the numbers mean nothing.
+    const res = await fetch(`http://127.0.0.1:${s.port}${ROUTE}`, { headers: s.token ? { authorization: `Bearer ${s.token}` } : {} });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`${label}: GET ${ROUTE} answered ${res.status}: ${body}`);
+    const view = JSON.parse(body) as { username?: string; anonymous?: boolean };
+    if (!view.username || view.anonymous !== false) throw new Error(`${label}: unexpected body ${body}`);
+
+    if (o.warmup > 0) {
+      process.stderr.write(`warm-up ${o.warmup}s... `);
+      await generateLoad(s, o, o.warmup);
+    }
+    if (o.cpuProf) await ask(s, { type: 'profile-start' }, 'ack');
+    await ask(s, { type: 'reset' }, 'ack');
+    process.stderr.write(`measuring ${o.duration}s... `);
+    const machine0 = cpuTimes();
+    const self0 = process.cpuUsage();
+    const load = await generateLoad(s, o, o.duration);
+    const self = process.cpuUsage(self0);
+    const machine1 = cpuTimes();
+    const stats = await ask(s, { type: 'stats' }, 'stats');
+    const serverCpuPct = (stats.cpuUs / 1000 / stats.wallMs) * 100;
+    const loadgenCpuPct = ((self.user + self.system) / 1000 / (load.seconds * 1000)) * 100;
+    let profile: string | undefined;
+    if (o.cpuProf) {
+      mkdirSync(o.cpuProf, { recursive: true });
+      const file = path.join(o.cpuProf, `${target}${target === 'ours' ? `-${o.db}` : ''}-r${round}.cpuprofile`);
+      profile = (await ask(s, { type: 'profile-stop', file }, 'profile')).file;
+    }
+    process.stderr.write('done\n');
+    return {
+      target,
+      round,
+      ...load,
+      bodyBytes: Buffer.byteLength(body),
+      serverCpuPct,
+      serverCpuUsPerReq: stats.cpuUs / Math.max(1, load.requests),
+      loadgenCpuPct,
+      otherCpuPct: machine0 && machine1
+        ? Math.max(0, ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * os.cpus().length * 100 - serverCpuPct - loadgenCpuPct)
+        : NaN,
+      queriesPerReq: target === 'ours' && o.countQueries ? stats.queries / Math.max(1, load.requests) : undefined,
+      byQuery: target === 'ours' && o.countQueries ? stats.byQuery : undefined,
+      profile,
+    };
+  } finally {
+    await stopServer(s);
+  }
+}
+
+// --- CPU profile summary ------------------------------------------------------------------------
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+function bucketOf(url: string, fn: string): string {
+  if (!url) return fn.startsWith('(') ? fn : '(native/builtin)';
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (m) return m[1];
+  if (url.startsWith('node:')) return 'node internals';
+  const src = /\/(src|bench|migrations)\/(.*)$/.exec(url);
+  if (src) return `${src[1]}/${src[2]}`;
+  return url;
+}
+
+export function summarizeProfile(file: string, top = 15): string {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, profile.timeDeltas[i] ?? 0)));
+  let total = 0;
+  for (const v of selfUs.values()) total += v;
+  const idle = [...selfUs].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, v]) => a + v, 0);
+  const busy = total - idle;
+  const byBucket = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const cf = byId.get(id)!.callFrame;
+    if (cf.functionName === '(idle)') continue;
+    const b = bucketOf(cf.url, cf.functionName);
+    byBucket.set(b, (byBucket.get(b) ?? 0) + us);
+    const fnKey = `${cf.functionName || '(anonymous)'} ${cf.url ? `${bucketOf(cf.url, '')}:${cf.lineNumber + 1}` : ''}`.trim();
+    byFn.set(fnKey, (byFn.get(fnKey) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((us / busy) * 100).toFixed(1).padStart(5)}%`;
+  const lines = [`  ${path.basename(file)}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s sampled (self time, % of busy)`];
+  lines.push('  by package/file:');
+  for (const [b, us] of [...byBucket].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${b}`);
+  lines.push('  by function:');
+  for (const [f, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${f}`);
+  return lines.join('\n');
+}
+
+// --- Report -------------------------------------------------------------------------------------
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+}
+
+function report(o: Options, ms: Measurement[]): { text: string; ratio?: number } {
+  const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
+  const header = ['target', 'round', 'req/s', 'p50 ms', 'p99 ms', 'body B', 'non2xx/err', 'srv CPU%', 'srv µs/req', 'gen CPU%', 'other CPU%', 'queries/req'];
+  const rows = [header];
+  for (const m of ms) {
+    rows.push([
+      m.target === 'ours' ? `ours (${o.db})` : 'bare fastify',
+      String(m.round),
+      f(m.rps),
+      f(m.p50, 2),
+      f(m.p99, 2),
+      String(m.bodyBytes),
+      `${m.non2xx}/${m.errors + m.timeouts}`,
+      f(m.serverCpuPct),
+      f(m.serverCpuUsPerReq),
+      f(m.loadgenCpuPct),
+      f(m.otherCpuPct),
+      f(m.queriesPerReq, 2),
+    ]);
+  }
+  const out = [table(rows)];
+  const pick = (t: Target) => ms.filter((m) => m.target === t);
+  const bare = pick('bare');
+  const ours = pick('ours');
+  let ratio: number | undefined;
+  if (bare.length && ours.length) {
+    const med = (xs: Measurement[], k: 'rps' | 'p50' | 'p99' | 'serverCpuUsPerReq') => median(xs.map((x) => x[k]));
+    ratio = med(ours, 'rps') / med(bare, 'rps');
+    const verdict = ratio >= 0.5 ? 'meets the goal (>= 0.5)' : 'BELOW the goal of 0.5';
+    out.push('');
+    if (o.rounds > 1) {
+      out.push(`medians over ${o.rounds} rounds: bare ${f(med(bare, 'rps'))} req/s, ours ${f(med(ours, 'rps'))} req/s`);
+    }
+    out.push(`ratio ours/bare (req/s): ${ratio.toFixed(3)}  -> ${verdict}`);
+    out.push(`server CPU per request: ours ${f(med(ours, 'serverCpuUsPerReq'))} µs vs bare ${f(med(bare, 'serverCpuUsPerReq'))} µs (bare/ours ${(med(bare, 'serverCpuUsPerReq') / med(ours, 'serverCpuUsPerReq')).toFixed(3)})`);
+  }
+  const last = ours.at(-1);
+  if (last?.byQuery) {
+    const perReq = Object.entries(last.byQuery)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${(n / Math.max(1, last.requests)).toFixed(2)}`)
+      .join(', ');
+    out.push(`queries per request (ours, last round): ${perReq || 'none'}`);
+  }
+  for (const m of ms) {
+    if (m.non2xx || m.errors || m.timeouts) out.push(`WARNING: ${m.target} round ${m.round} had ${m.non2xx} non-2xx, ${m.errors} errors, ${m.timeouts} timeouts`);
+    if (m.otherCpuPct > 25 && !(m.target === 'ours' && o.db === 'postgres')) {
+      out.push(`WARNING: other processes used ${f(m.otherCpuPct)}% of a core during ${m.target} round ${m.round}: the machine was not quiet, numbers are noisy`);
+    }
+    if (m.target === 'bare' && m.serverCpuPct < 85) {
+      out.push(`WARNING: the bare server used only ${f(m.serverCpuPct)}% of a core: the load generator (${f(m.loadgenCpuPct)}% of a core) may be the limit, so the ratio is an upper bound`);
+    }
+  }
+  return { text: out.join('\n'), ratio };
+}
+
+function machineNotes(o: Options): string {
+  const cpus = os.cpus();
+  return [
+    `node ${process.version}, ${cpus.length} CPU(s): ${cpus[0]?.model ?? '?'}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `${o.connections} connections, pipelining ${o.pipelining}, warm-up ${o.warmup}s, measured ${o.duration}s per target, ${o.rounds} round(s)`,
+    o.pin ? 'pinned: load generator on CPU 0, server on CPU 1' + (o.db === 'postgres' ? ' (Postgres backends unpinned, they share both CPUs)' : '') : 'not pinned',
+    `token scopes: ${o.scope}; user in ${o.orgs} organization(s); server LOG_LEVEL ${o.logLevel}`,
+  ].join('\n');
+}
+
+// --- Main ---------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const childAt = process.argv.indexOf('--child');
+  if (childAt >= 0) {
+    await runChild(JSON.parse(process.argv[childAt + 1]) as ChildSpec);
+    return -1; // keep running; the parent stops us
+  }
+
+  let o: Options | 'help';
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (o === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const opts = o;
+
+  if (opts.pin) {
+    if (os.cpus().length < 2) opts.pin = false;
+    else {
+      try {
+        pin(process.pid, 0);
+      } catch {
+        console.error('taskset is not available: running unpinned');
+        opts.pin = false;
+      }
+    }
+  }
+
+  let scratch: { admin: string; name: string } | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const c of children) c.kill('SIGKILL');
+      if (scratch) {
+        const { default: pg } = await import('pg');
+        const c = new pg.Client({ connectionString: scratch.admin });
+        try {
+          await c.connect();
+          await c.query(`drop database if exists ${scratch.name} with (force)`);
+        } catch (err) {
+          console.error(`could not drop scratch database ${scratch.name}: ${(err as Error).message}`);
+        } finally {
+          await c.end().catch(() => {});
+        }
+      }
+    })());
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      console.error(`\n${sig}: stopping`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  // Hard stop: nothing here may run longer than the work it was asked for plus generous start-up.
+  const budgetS = opts.rounds * opts.targets.length * (opts.warmup + opts.duration + 200) + 60;
+  const watchdog = setTimeout(() => {
+    console.error(`benchmark exceeded its ${budgetS} s budget: stopping`);
+    void cleanup().finally(() => process.exit(1));
+  }, budgetS * 1000);
+  watchdog.unref();
+
+  try {
+    let dbUrl: string | undefined;
+    if (opts.db === 'postgres' && opts.targets.includes('ours')) {
+      const { default: pg } = await import('pg');
+      const name = `bench_${randomBytes(6).toString('hex')}`;
+      const c = new pg.Client({ connectionString: opts.databaseUrl });
+      await c.connect();
+      try {
+        await c.query(`create database ${name}`);
+      } finally {
+        await c.end();
+      }
+      scratch = { admin: opts.databaseUrl, name };
+      const u = new URL(opts.databaseUrl);
+      u.pathname = `/${name}`;
+      dbUrl = u.toString();
+      process.stderr.write(`scratch database ${name} created on ${u.host}\n`);
+    }
+
+    console.log(machineNotes(opts));
+    const ms: Measurement[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const target of opts.targets) ms.push(await measure(target, round, opts, dbUrl));
+    }
+    console.log('');
+    const { text, ratio } = report(opts, ms);
+    console.log(text);
+    if (opts.cpuProf) {
+      console.log('\nCPU profiles (measured window only):');
+      for (const m of ms) if (m.profile) console.log(summarizeProfile(m.profile));
+    }
+    if (opts.json) {
+      writeFileSync(opts.json, JSON.stringify({ options: opts, machine: { node: process.version, cpus: os.cpus().map((c) => c.model) }, ratio, measurements: ms }, null, 2));
+    }
+    return 0;
+  } catch (err) {
+    console.error(`\n${(err as Error).stack ?? err}`);
+    return 1;
+  } finally {
+    await cleanup();
+    if (scratch) process.stderr.write(`scratch database ${scratch.name} dropped\n`);
+  }
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: Error) => {
+    console.error(err);
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(1);
+  },
+);
