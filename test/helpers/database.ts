@@ -16,7 +16,17 @@ export async function freshDatabase(): Promise<Database> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
-    await admin.query(`create database ${name} template ${template}`);
+    // Two clones of one template at the same moment can fail with "source database is being
+    // accessed by other users" (55006): retry briefly.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`create database ${name} template ${template}`);
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      }
+    }
   } finally {
     await admin.end();
   }
