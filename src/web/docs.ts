@@ -22,7 +22,12 @@ export async function docsRoutes(app: FastifyInstance): Promise<void> {
     },
   });
 
-  const redirectHtml = await import('node:fs/promises').then((fs) => fs.readFile(path.join(SWAGGER_UI_DIR, 'oauth2-redirect.html'), 'utf8'));
+  // swagger-ui-dist 5's oauth2-redirect.html loads its script by the relative name
+  // `oauth2-redirect.js`, which from /api/docs/oauth2-redirect.html would be a 404: point it at the
+  // static prefix, or the popup never hands the token back nor closes.
+  const redirectHtml = await import('node:fs/promises')
+    .then((fs) => fs.readFile(path.join(SWAGGER_UI_DIR, 'oauth2-redirect.html'), 'utf8'))
+    .then((html) => html.replace(/src="(?:\.\/)?oauth2-redirect\.js"/, 'src="/api/docs/static/oauth2-redirect.js"'));
   app.get(DOCS_REDIRECT_PATH, async (_req, reply) => reply.type('text/html; charset=utf-8').send(redirectHtml));
 
   const config = {
