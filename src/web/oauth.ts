@@ -15,6 +15,7 @@ import {
 } from '../db/oauth.js';
 import type { Namespace, OAuthApplication } from '../db/schema.js';
 import { isNamespaceAdmin } from '../db/users.js';
+import { avatar } from '../lib/avatar.js';
 import { consentPage, localAppPage, messagePage } from './pages.js';
 
 /** Authorization codes are single use; this server also lets them expire (Quay's never do). */
@@ -90,7 +91,12 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       .send();
   }
 
-  app.get('/oauth/authorize', async (req, reply) => {
+  // Quay's /oauth/authorize has no POST (405); clients must post the grant to /oauth/authorizeapp.
+  app.post('/oauth/authorize', async (_req, reply) =>
+    reply.code(405).header('Allow', 'GET, HEAD, OPTIONS').send({ error: 'Method Not Allowed' }),
+  );
+
+  app.get('/oauth/authorize', { config: { basicAuth: true } }, async (req, reply) => {
     const p = strings(req.query);
     for (const k of ['client_id', 'redirect_uri', 'scope']) {
       if (!p[k]) return reply.code(400).headers(NO_CACHE).send({ error: `Required param: ${k}` });
@@ -122,19 +128,30 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
 
     const session = await ensureSession(req, reply, app.db, app.sessionSettings);
     const owner = client.organization_id
-      ? await app.db.selectFrom('namespace').select('username').where('id', '=', client.organization_id).executeTakeFirst()
+      ? await app.db.selectFrom('namespace').select(['username', 'email', 'organization']).where('id', '=', client.organization_id).executeTakeFirst()
       : undefined;
     if (p.format === 'json') {
       return reply.headers(NO_CACHE).send({
         scopes: orderedScopes(scopes).map((s) => SCOPES[s]),
         has_dangerous_scopes: orderedScopes(scopes).some((s) => SCOPES[s].dangerous),
-        application: { name: client.name, description: client.description, url: client.application_uri, organization: { name: owner?.username ?? null } },
+        // Quay sends both avatars as JSON-encoded strings here (web-endpoints.md §4.1); clients parse them.
+        application: {
+          name: client.name,
+          description: client.description,
+          url: client.application_uri,
+          avatar: JSON.stringify(avatar(client.name, client.avatar_email ?? owner?.email, 'app')),
+          organization: {
+            name: owner?.username ?? null,
+            avatar: owner ? JSON.stringify(avatar(owner.username, owner.email, owner.organization ? 'org' : 'user')) : null,
+          },
+        },
         response_type: p.response_type,
         client_id: p.client_id,
         redirect_uri: p.redirect_uri,
         scope: p.scope,
         csrf_token_val: session.csrfToken,
         state: p.state ?? null,
+        assignment_uuid: null,
       });
     }
     return consentPage(reply, {
@@ -151,7 +168,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     });
   });
 
-  app.post('/oauth/authorizeapp', async (req, reply) => {
+  app.post('/oauth/authorizeapp', { config: { basicAuth: true } }, async (req, reply) => {
     const user = req.auth.user;
     if (!user) return reply.code(401).headers(NO_CACHE).send({ error: 'Requires authentication' });
     checkCsrf(req);

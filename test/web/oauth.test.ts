@@ -1208,3 +1208,41 @@ describe('GET /oauth/localapp', () => {
     expect(res.body).toContain('access_token');
   });
 });
+
+describe('non-browser clients', () => {
+  it('complete the implicit flow with HTTP Basic credentials, as Quay allows', async () => {
+    const { user, app } = await adminWithApp();
+    const basic = { authorization: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}` };
+    const consent = await t.inject({
+      url: `/oauth/authorize?${new URLSearchParams({ response_type: 'token', client_id: app.client_id, redirect_uri: REDIRECT, scope: 'user:read', format: 'json' })}`,
+      headers: basic,
+    });
+    expect(consent.statusCode).toBe(200);
+    const data = consent.json();
+    expect(JSON.parse(data.application.avatar)).toMatchObject({ kind: 'app' });
+    expect(JSON.parse(data.application.organization.avatar)).toMatchObject({ kind: 'org' });
+    const cookie = consent.cookies.find((c) => c.name === '_csrf_token')!.value;
+    const grant = await t.inject({
+      method: 'POST',
+      url: '/oauth/authorizeapp',
+      headers: { ...basic, cookie: `_csrf_token=${cookie}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ response_type: 'token', client_id: app.client_id, redirect_uri: REDIRECT, scope: 'user:read', _csrf_token: data.csrf_token_val }).toString(),
+    });
+    expect(grant.statusCode).toBe(302);
+    const token = /access_token=(.*?)&/.exec(String(grant.headers.location))![1];
+    expect((await me(token)).statusCode).toBe(200);
+  });
+
+  it('refuse wrong Basic credentials and robots', async () => {
+    const { user, app } = await adminWithApp();
+    const q = new URLSearchParams({ response_type: 'token', client_id: app.client_id, redirect_uri: REDIRECT, scope: 'user:read', format: 'json' });
+    for (const cred of [`${user.username}:wrong-password`, `${user.username}+bot:${user.password}`, `$oauthtoken:whatever`]) {
+      const res = await t.inject({ url: `/oauth/authorize?${q}`, headers: { authorization: `Basic ${Buffer.from(cred).toString('base64')}` } });
+      expect(res.statusCode, cred).toBe(401);
+    }
+  });
+
+  it('get 405 for POST /oauth/authorize', async () => {
+    expect((await t.inject({ method: 'POST', url: '/oauth/authorize' })).statusCode).toBe(405);
+  });
+});
