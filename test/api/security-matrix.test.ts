@@ -1,32 +1,46 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { anonymousSession, bearer, makeUser, signIn, tokenFor } from '../helpers/factories.js';
-import { rows as foundationRows } from './foundation.security.js';
-import { IDENTITIES, type Ctx, type Identity, type Row } from './matrix.js';
+import { anonymousSession, bearer, grant, makeOrg, makeRepo, makeRobot, makeTeam, makeUser, signIn, tokenFor } from '../helpers/factories.js';
+import { FULL_SCOPES, IDENTITIES, type Ctx, type Identity, type Row } from './matrix.js';
 
-const ROWS: Row[] = [...foundationRows];
+// Every test/api/*.security.ts file contributes its rows.
+const modules = import.meta.glob<{ rows: Row[] }>('./*.security.ts', { eager: true });
+const ROWS: Row[] = Object.values(modules).flatMap((m) => m.rows);
 
 let t: TestApp;
 let ctx: Ctx;
 beforeAll(async () => {
   t = await testApp({ SUPER_USERS: 'matrixroot' });
-  const alice = await makeUser(t);
-  const bob = await makeUser(t);
+  const [alice, bob, carol, dave, erin] = [await makeUser(t), await makeUser(t), await makeUser(t), await makeUser(t), await makeUser(t)];
   const root = await makeUser(t, { username: 'matrixroot' });
-  const anon = await anonymousSession(t);
-  const headers = {
+  const org = await makeOrg(t, [alice]);
+  const readers = await makeTeam(t, org, 'member', [carol], 'readers');
+  await makeTeam(t, org, 'creator', [dave], 'creators');
+  const repo = await makeRepo(t, org, { name: 'matrixrepo' });
+  const robot = await makeRobot(t, org, 'bot');
+  await grant(t, repo, { teamId: readers.id }, 'read');
+  await grant(t, repo, { userId: erin.id }, 'admin');
+  await grant(t, repo, { userId: robot.id }, 'read');
+  const full = async (u: typeof alice, extra = '') => bearer(await tokenFor(t, u, `${FULL_SCOPES}${extra}`));
+  const headers: Record<Identity, Record<string, string>> = {
     anonymous: {},
-    anonymousSession: anon.headers,
-    basicCredentials: { authorization: `Basic ${Buffer.from(`${alice.username}+robot:SECRETTOKEN`).toString('base64')}` },
-    noScopeToken: bearer(await tokenFor(t, alice, 'repo:read')),
-    userReadToken: bearer(await tokenFor(t, alice, 'user:read')),
-    userAdminToken: bearer(await tokenFor(t, alice, 'user:admin')),
-    session: (await signIn(t, alice)).headers,
-    superuserToken: bearer(await tokenFor(t, root, 'super:user')),
-    superuserWithoutScope: bearer(await tokenFor(t, root, 'user:admin')),
-    outsiderAdminToken: bearer(await tokenFor(t, bob, 'user:admin')),
-  } satisfies Record<Identity, Record<string, string>>;
-  ctx = { t, alice, bob, root, headers };
+    anonymousSession: (await anonymousSession(t)).headers,
+    robot: { authorization: `Basic ${Buffer.from(`${robot.username}:${robot.token}`).toString('base64')}` },
+    repoReadOnlyToken: bearer(await tokenFor(t, alice, 'repo:read')),
+    userReadOnlyToken: bearer(await tokenFor(t, alice, 'user:read')),
+    outsider: await full(bob),
+    orgMember: await full(carol),
+    teamCreator: await full(dave),
+    repoAdmin: await full(erin),
+    orgAdmin: await full(alice),
+    orgAdminSession: (await signIn(t, alice)).headers,
+    superuser: await full(root, ' super:user'),
+  };
+  const users: Record<Identity, typeof alice | null> = {
+    anonymous: null, anonymousSession: null, robot: null, repoReadOnlyToken: alice, userReadOnlyToken: alice, outsider: bob,
+    orgMember: carol, teamCreator: dave, repoAdmin: erin, orgAdmin: alice, orgAdminSession: alice, superuser: root,
+  };
+  ctx = { t, alice, bob, carol, dave, erin, root, org, repo, robot, headers, users };
 });
 afterAll(() => t?.close());
 
@@ -41,13 +55,14 @@ describe('security matrix', () => {
   for (const row of ROWS) {
     it.each(IDENTITIES.map((id) => [id, row.expect[id]] as const))(`${row.method} ${row.route} as %s → %i`, async (identity, status) => {
       // Browser sessions are fresh for every row: earlier rows sign in, sign out or rotate them.
-      if (identity === 'session') ctx.headers.session = (await signIn(t, ctx.alice)).headers;
+      if (identity === 'orgAdminSession') ctx.headers.orgAdminSession = (await signIn(t, ctx.alice)).headers;
       if (identity === 'anonymousSession') ctx.headers.anonymousSession = (await anonymousSession(t)).headers;
-      const url = await row.path(ctx);
-      const res = await t.inject({ method: row.method, url, headers: ctx.headers[identity], ...(row.body ? { payload: row.body(ctx) as object } : {}) });
+      const url = await row.path(ctx, identity);
+      const res = await t.inject({ method: row.method, url, headers: ctx.headers[identity], ...(row.body ? { payload: row.body(ctx, identity) as object } : {}) });
       expect(res.statusCode, res.body.slice(0, 300)).toBe(status);
-      if (status === 401 && String(res.headers['content-type'] ?? '').includes('json') && 'title' in res.json()) expect(res.json().title).toBe('invalid_token');
-      if (status === 403 && String(res.headers['content-type'] ?? '').includes('json') && 'title' in res.json()) expect(res.json().title).toBe('insufficient_scope');
+      const json = String(res.headers['content-type'] ?? '').includes('json') ? res.json() : undefined;
+      if (status === 401 && json && 'title' in json) expect(json.title).toBe('invalid_token');
+      if (status === 403 && json && 'title' in json) expect(json.title).toBe('insufficient_scope');
     });
   }
 });

@@ -129,3 +129,16 @@ export async function makeRepo(t: TestApp, ns: Namespace, o: { name?: string; vi
 export async function grant(t: TestApp, repo: { id: number }, to: { userId?: number; teamId?: number }, role: 'read' | 'write' | 'admin') {
   await t.app.db.insertInto('repository_permission').values({ repository_id: repo.id, user_id: to.userId ?? null, team_id: to.teamId ?? null, role }).execute();
 }
+
+/** A robot `owner+short` with a known token, as the robot endpoints create them. */
+export async function makeRobot(t: TestApp, owner: Namespace, short = uniqueName('bot')): Promise<Namespace & { token: string }> {
+  const db = t.app.db;
+  const robot = await db
+    .insertInto('namespace')
+    .values({ uuid: randomUUID(), username: `${owner.username}+${short}`, email: null, robot: true, verified: true, password_hash: null, robot_owner_id: owner.id, last_invalid_login: null, given_name: null, family_name: null, company: null, location: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  const token = randomString(64, UPPER_DIGITS);
+  await db.insertInto('robot_account').values({ robot_id: robot.id, token_enc: t.app.secrets.encrypt(token), unstructured_metadata: '{}', last_accessed: null }).execute();
+  return { ...robot, token };
+}
