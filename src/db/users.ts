@@ -98,17 +98,3 @@ export async function listUserOrganizations(db: Db, userId: number): Promise<Use
   }
   return [...byName.values()];
 }
-
-/** OrgAdmin: the namespace is the user's own, or the user is in a team with role admin in that org. */
-export async function isNamespaceAdmin(db: Db, userId: number, namespaceId: number): Promise<boolean> {
-  if (userId === namespaceId) return true;
-  const row = await db
-    .selectFrom('team_member')
-    .innerJoin('team', 'team.id', 'team_member.team_id')
-    .select('team.id')
-    .where('team_member.user_id', '=', userId)
-    .where('team.organization_id', '=', namespaceId)
-    .where('team.role', '=', 'admin')
-    .executeTakeFirst();
-  return !!row;
-}

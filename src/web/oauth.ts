@@ -14,7 +14,7 @@ import {
   takeAuthorizationCode,
 } from '../db/oauth.js';
 import type { Namespace, OAuthApplication } from '../db/schema.js';
-import { isNamespaceAdmin } from '../db/users.js';
+import { realOrgRole } from '../auth/permissions.js';
 import { avatar } from '../lib/avatar.js';
 import { consentPage, localAppPage, messagePage } from './pages.js';
 
@@ -50,7 +50,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
   async function mayAuthorize(user: Namespace, client: OAuthApplication): Promise<boolean> {
     if (client.builtin) return true;
     if (client.organization_id === null) return false;
-    return isNamespaceAdmin(app.db, user.id, client.organization_id);
+    return (await realOrgRole(app.db, user.id, client.organization_id)) === 'admin';
   }
 
   /** Issues the token (implicit) or the code and answers with the redirect. */
