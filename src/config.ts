@@ -89,6 +89,25 @@ export const ConfigSchema = z
     FEATURE_APP_SPECIFIC_TOKENS: bool(true),
     FEATURE_USER_CREATION: bool(true),
     FEATURE_DIRECT_LOGIN: bool(true),
+    /** Entity search matches usernames by prefix; off: only exact names. */
+    FEATURE_PARTIAL_USER_AUTOCOMPLETE: bool(true),
+    /** Users and orgs may change their time-machine window, to one of TAG_EXPIRATION_OPTIONS. */
+    FEATURE_CHANGE_TAG_EXPIRATION: bool(true),
+    TAG_EXPIRATION_OPTIONS: z
+      .union([z.array(z.string()), z.string()])
+      .optional()
+      .transform((v, ctx) => {
+        const list = (Array.isArray(v) ? v : (v ?? '0s,1d,1w,2w,4w').split(',')).map((s) => s.trim()).filter(Boolean);
+        for (const o of list) {
+          if (parseDuration(o) === undefined) {
+            ctx.addIssue({ code: 'custom', message: `${JSON.stringify(o)} is not a duration such as 0s, 1d or 2w` });
+            return z.NEVER;
+          }
+        }
+        return list;
+      }),
+    /** Refuse to create robot accounts. */
+    ROBOTS_DISALLOW: bool(false),
     // No mail server is configured yet, so MAILING is off: new users are verified at once.
     FEATURE_MAILING: bool(false),
   })

@@ -45,7 +45,6 @@ function scopeCatalogue(config: Pick<Config, 'FEATURE_SUPER_USERS'>): Record<str
   return out;
 }
 
-const toDocPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
@@ -102,9 +101,23 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
 type Json = Record<string, any>;
 
+/**
+ * zod marks objects `additionalProperties: false`, but the server, like Quay, accepts and ignores
+ * unknown keys: drop that claim so the documents describe what is enforced.
+ */
+function dropClosedObjects(node: unknown): void {
+  if (Array.isArray(node)) node.forEach(dropClosedObjects);
+  else if (node && typeof node === 'object') {
+    const o = node as Json;
+    if (o.additionalProperties === false) delete o.additionalProperties;
+    for (const v of Object.values(o)) dropClosedObjects(v);
+  }
+}
+
 /** OpenAPI 3.1, with internal operations only when asked. */
 export function openapiDocument(app: FastifyInstance, internal: boolean): Json {
   const doc = structuredClone(app.swagger() as Json);
+  dropClosedObjects(doc);
   if (!internal) {
     for (const [p, item] of Object.entries(doc.paths ?? {}) as [string, Json][]) {
       for (const m of Object.keys(item)) if (item[m]?.['x-internal']) delete item[m];
@@ -183,7 +196,9 @@ export function discoveryDocument(app: FastifyInstance, internal: boolean): Json
         parameters.push({ ...rest, ...(toSwagger2Schema(schema ?? {}) as Json), required: prm.in === 'path' ? true : !!prm.required });
       }
       const body = op.requestBody?.content?.['application/json']?.schema;
-      if (body) parameters.push({ in: 'body', name: 'body', required: true, schema: toSwagger2Schema(body) });
+      // A body schema that also accepts null/nothing (optional bodies, e.g. createUserRobot).
+      const optionalBody = !!body && (body.type === 'null' || (Array.isArray(body.anyOf) && body.anyOf.some((m: Json) => m.type === 'null')));
+      if (body) parameters.push({ in: 'body', name: 'body', required: !optionalBody, schema: toSwagger2Schema(body) });
       const responses: Json = {};
       for (const [code, r] of Object.entries(op.responses ?? {}) as [string, Json][]) {
         const schema = r.content?.['application/json']?.schema;

@@ -143,10 +143,10 @@ export function repoAccess(role: RepoRole, o: Options & { publicOk?: boolean } =
  * OrgAdmin / OrgMember / CreateRepo on `:orgname` (or another named parameter). A user's own
  * namespace counts as administered, so such a caller reaches the handler's 404 for "no such org".
  */
-export function orgAccess(role: OrgRole, o: Options & { param?: string; scope?: ScopeName } = {}): AccessRule {
+export function orgAccess(role: OrgRole, o: Options & { param?: string; scope?: ScopeName | null } = {}): AccessRule {
   return rule(
     {
-      scope: o.scope ?? (role === 'creator' ? 'repo:create' : 'org:admin'),
+      scope: o.scope === undefined ? (role === 'creator' ? 'repo:create' : 'org:admin') : o.scope,
       anonymous: 'deny',
       check: async (req) => {
         const name = (req.params as Record<string, string | undefined>)[o.param ?? 'orgname'];

@@ -18,7 +18,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (error instanceof PlainError) return reply.code(error.statusCode).headers(error.headers).send(error.body);
     if (error instanceof RequestValidationError) {
       if (error.validationContext === 'querystring' && error.param) {
-        return reply.code(400).send({ message: { [error.param]: error.message } });
+        return reply.code(400).send({ message: { [error.param]: error.bare } });
       }
       return api ? sendApiError(reply, invalidRequest(error.message)) : reply.code(400).send({ error: error.message });
     }

@@ -10,12 +10,14 @@ export class RequestValidationError extends Error {
   constructor(
     message: string,
     readonly param?: string,
+    /** The message without its location suffix, for `{message: {param: text}}` query errors. */
+    readonly bare: string = message,
   ) {
     super(message);
   }
 }
 
-function describe(issue: z.core.$ZodIssue, root: unknown): { message: string; param?: string } {
+function describe(issue: z.core.$ZodIssue, root: unknown): { message: string; param?: string; bare?: string } {
   const path = issue.path.map(String);
   const key = path[path.length - 1];
   let input: unknown = root;
@@ -27,7 +29,7 @@ function describe(issue: z.core.$ZodIssue, root: unknown): { message: string; pa
     return { message: `'${key}' is a required property`, param: path[0] };
   }
   const where = path.length ? ` (at '${path.join('.')}')` : '';
-  return { message: `${issue.message}${where}`, param: path[0] };
+  return { message: `${issue.message}${where}`, param: path[0], bare: issue.message };
 }
 
 export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> =
@@ -35,8 +37,8 @@ export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> =
   (data) => {
     const r = schema.safeParse(data);
     if (r.success) return { value: r.data };
-    const { message, param } = describe(r.error.issues[0], data);
-    return { error: new RequestValidationError(message, param) };
+    const { message, param, bare } = describe(r.error.issues[0], data);
+    return { error: new RequestValidationError(message, param, bare) };
   };
 
 /** Quay's query booleans: false only for false/False/FALSE/0/null/"", anything else true. */

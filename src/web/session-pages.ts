@@ -36,7 +36,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
       REGISTRY_TITLE: config.REGISTRY_TITLE,
       REGISTRY_TITLE_SHORT: config.REGISTRY_TITLE_SHORT,
       SERVER_HOSTNAME: config.SERVER_HOSTNAME,
-      TAG_EXPIRATION_OPTIONS: ['0s', '1d', '1w', '2w', '4w'],
+      TAG_EXPIRATION_OPTIONS: config.TAG_EXPIRATION_OPTIONS,
       SEARCH_RESULTS_PER_PAGE: 10,
       SEARCH_MAX_RESULT_PAGE_COUNT: 10,
       FEATURE_REPO_MIRROR: false,
@@ -46,6 +46,9 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
     features: {
       ANONYMOUS_ACCESS: config.FEATURE_ANONYMOUS_ACCESS,
       APP_SPECIFIC_TOKENS: config.FEATURE_APP_SPECIFIC_TOKENS,
+      CHANGE_TAG_EXPIRATION: config.FEATURE_CHANGE_TAG_EXPIRATION,
+      EXTENDED_REPOSITORY_NAMES: true,
+      PARTIAL_USER_AUTOCOMPLETE: config.FEATURE_PARTIAL_USER_AUTOCOMPLETE,
       ASSIGN_OAUTH_TOKEN: false,
       BILLING: false,
       BUILD_SUPPORT: false,
