@@ -6,6 +6,15 @@ import * as discovery from './discovery.js';
 import * as error from './error.js';
 import * as globalmessages from './globalmessages.js';
 import { notImplementedRoutes } from './not-implemented.js';
+import * as permission from './permission.js';
+import * as search from './search.js';
+import * as robot from './robot.js';
+import * as repository from './repository.js';
+import * as repotoken from './repotoken.js';
+import * as starred from './starred.js';
+import * as prototype from './prototype.js';
+import * as team from './team.js';
+import * as organization from './organization.js';
 import * as user from './user.js';
 
 /** The guide operations this server serves; everything else in GUIDE_OPERATIONS answers 501. */
@@ -14,6 +23,15 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...discovery.OPERATIONS,
   ...error.OPERATIONS,
   ...globalmessages.OPERATIONS,
+  ...prototype.OPERATIONS,
+  ...team.OPERATIONS,
+  ...organization.OPERATIONS,
+  ...repository.OPERATIONS,
+  ...repotoken.OPERATIONS,
+  ...starred.OPERATIONS,
+  ...robot.OPERATIONS,
+  ...permission.OPERATIONS,
+  ...search.OPERATIONS,
   ...user.OPERATIONS,
 ]);
 
@@ -49,5 +67,14 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(error.errorRoutes);
   await app.register(globalmessages.globalMessageRoutes);
   await app.register(user.userRoutes);
+  await app.register(organization.organizationRoutes);
+  await app.register(prototype.prototypeRoutes);
+  await app.register(team.teamRoutes);
+  await app.register(repository.repositoryRoutes);
+  await app.register(repotoken.repoTokenRoutes);
+  await app.register(starred.starredRoutes);
+  await app.register(robot.robotRoutes);
+  await app.register(permission.permissionRoutes);
+  await app.register(search.searchRoutes);
   await app.register(notImplementedRoutes(SERVED_OPERATIONS));
 };

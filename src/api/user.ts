@@ -1,5 +1,5 @@
 // USER section (part2 §14) and the session endpoints that live under /api/v1 (web-endpoints.md §3).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { anonymousAccess, userAccess } from '../auth/access.js';

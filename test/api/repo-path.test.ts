@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepoPathRouter, repoDocPath } from '../../src/api/repo-path.js';
 import { testApp, type TestApp } from '../helpers/app.js';
+import { bearer, makeRepo, makeUser, tokenFor } from '../helpers/factories.js';
 
 describe('RepoPathRouter', () => {
   const r = new RepoPathRouter();
@@ -44,7 +45,21 @@ describe('extended repository names through the router', () => {
     const res = await t.inject('/api/v1/repository/ns/team/app/tag/');
     expect(res.statusCode).toBe(501);
     expect(res.json().detail).toContain('listRepoTags');
-    const bare = await t.inject({ method: 'DELETE', url: '/api/v1/repository/ns/team/app' });
-    expect(bare.json().detail).toContain('deleteRepository');
+    const state = await t.inject({ method: 'PUT', url: '/api/v1/repository/ns/team/app/changestate' });
+    expect(state.json().detail).toContain('changeRepoState');
+    // The bare repository route gets the whole rest as the name: unknown namespace → 403/401.
+    const bare = await t.inject({ method: 'GET', url: '/api/v1/repository/ns/team/app' });
+    expect(bare.statusCode).toBe(401);
+  });
+
+  it('serves a repository whose name has slashes, with its suffix routes', async () => {
+    const u = await makeUser(t);
+    await makeRepo(t, u, { name: 'team/app', visibility: 'public' });
+    const h = bearer(await tokenFor(t, u, 'repo:admin'));
+    const repo = await t.inject({ url: `/api/v1/repository/${u.username}/team/app`, headers: h });
+    expect(repo.statusCode).toBe(200);
+    expect(repo.json()).toMatchObject({ namespace: u.username, name: 'team/app' });
+    const perms = await t.inject({ url: `/api/v1/repository/${u.username}/team/app/permissions/user/`, headers: h });
+    expect(perms.statusCode).toBe(200);
   });
 });

@@ -1,0 +1,243 @@
+// Search queries (part2 §8): repositories, namespaces, teams, robots and users matched by name.
+// Every function is one query whatever the number of results (no per-result lookups); visibility
+// is the SQL predicate of src/db/visibility.ts.
+import { sql } from 'kysely';
+import type { Db } from './index.js';
+import type { RepoVisibility } from './schema.js';
+import { repositoryVisibleTo } from './visibility.js';
+
+/** Escapes LIKE wildcards so user input only ever matches literally (backslash is the default escape). */
+export function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export interface RepoSearchRow {
+  id: number;
+  name: string;
+  description: string;
+  visibility: RepoVisibility;
+  kind: 'image' | 'application';
+  ns_username: string;
+  ns_email: string | null;
+  ns_organization: boolean;
+  ns_robot: boolean;
+}
+
+/**
+ * Repositories visible to `viewerId` whose name or description contains `text` (case-insensitive);
+ * `namespace` restricts to one namespace. Name matches rank before description-only matches (Quay
+ * weighs them 100×); ties are broken by namespace and name so pages are stable.
+ */
+export async function searchRepositories(
+  db: Db,
+  o: { viewerId: number | null; text: string; namespace?: string; limit: number; offset: number },
+): Promise<RepoSearchRow[]> {
+  const pattern = `%${likeEscape(o.text)}%`;
+  let q = db
+    .selectFrom('repository')
+    .innerJoin('namespace as n', 'n.id', 'repository.namespace_id')
+    .select([
+      'repository.id',
+      'repository.name',
+      'repository.description',
+      'repository.visibility',
+      'repository.kind',
+      'n.username as ns_username',
+      'n.email as ns_email',
+      'n.organization as ns_organization',
+      'n.robot as ns_robot',
+    ])
+    .where(repositoryVisibleTo(o.viewerId));
+  if (o.namespace !== undefined) q = q.where('n.username', '=', o.namespace);
+  if (o.text) {
+    q = q
+      .where((eb) => eb.or([eb('repository.name', 'ilike', pattern), eb('repository.description', 'ilike', pattern)]))
+      .orderBy(sql`repository.name ilike ${pattern}`, 'desc');
+  }
+  return q
+    .orderBy('n.username')
+    .orderBy('repository.name')
+    .limit(o.limit)
+    .offset(o.offset)
+    .execute();
+}
+
+/** Star counts and recent activity (audit entries of the last week, Quay's action count) per repository. */
+export async function repositoryUsage(db: Db, ids: number[]): Promise<Map<number, { stars: number; actions: number }>> {
+  const out = new Map<number, { stars: number; actions: number }>(ids.map((id) => [id, { stars: 0, actions: 0 }]));
+  if (ids.length === 0) return out;
+  const since = new Date(Date.now() - 7 * 86400_000);
+  const [stars, actions] = await Promise.all([
+    db.selectFrom('star').select(['repository_id', (eb) => eb.fn.countAll<string>().as('n')]).where('repository_id', 'in', ids).groupBy('repository_id').execute(),
+    db
+      .selectFrom('log_entry')
+      .select(['repository_id', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('repository_id', 'in', ids)
+      .where('datetime', '>=', since)
+      .groupBy('repository_id')
+      .execute(),
+  ]);
+  for (const s of stars) out.get(s.repository_id)!.stars = Number(s.n);
+  for (const a of actions) if (a.repository_id !== null) out.get(a.repository_id)!.actions = Number(a.n);
+  return out;
+}
+
+export interface EntityRow {
+  id: number;
+  username: string;
+  email: string | null;
+  organization: boolean;
+  robot: boolean;
+}
+
+/** Users and organizations named `prefix…` that own at least one repository visible to the viewer. */
+export async function searchNamespaces(db: Db, viewerId: number | null, prefix: string, limit: number): Promise<EntityRow[]> {
+  return db
+    .selectFrom('namespace as n')
+    .select(['n.id', 'n.username', 'n.email', 'n.organization', 'n.robot'])
+    .where('n.username', 'ilike', `${likeEscape(prefix)}%`)
+    .where('n.robot', '=', false)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('repository')
+          .select(sql`1`.as('one'))
+          .whereRef('repository.namespace_id', '=', 'n.id')
+          .where(repositoryVisibleTo(viewerId)),
+      ),
+    )
+    .orderBy('n.username')
+    .limit(limit)
+    .execute();
+}
+
+export interface TeamSearchRow {
+  id: number;
+  name: string;
+  org_id: number;
+  org_username: string;
+  org_email: string | null;
+}
+
+function teamSearchQuery(db: Db, prefix: string) {
+  return db
+    .selectFrom('team as t')
+    .innerJoin('namespace as o', 'o.id', 't.organization_id')
+    .select(['t.id', 't.name', 'o.id as org_id', 'o.username as org_username', 'o.email as org_email'])
+    .where('t.name', 'ilike', `${likeEscape(prefix)}%`);
+}
+
+/** Teams named `prefix…` that the user belongs to. */
+export async function searchMemberTeams(db: Db, userId: number, prefix: string, limit: number): Promise<TeamSearchRow[]> {
+  return teamSearchQuery(db, prefix)
+    .where((eb) => eb.exists(eb.selectFrom('team_member as tm').select(sql`1`.as('one')).whereRef('tm.team_id', '=', 't.id').where('tm.user_id', '=', userId)))
+    .orderBy('o.username')
+    .orderBy('t.name')
+    .limit(limit)
+    .execute();
+}
+
+/** The organizations in which the user is in a team with role admin, as a subquery. */
+function adminedOrgIds(db: Db, userId: number) {
+  return db
+    .selectFrom('team as at')
+    .innerJoin('team_member as atm', 'atm.team_id', 'at.id')
+    .select('at.organization_id')
+    .where('atm.user_id', '=', userId)
+    .where('at.role', '=', 'admin');
+}
+
+/** Teams named `prefix…` in the organizations the user administers. */
+export async function searchAdminedTeams(db: Db, userId: number, prefix: string, limit: number): Promise<TeamSearchRow[]> {
+  return teamSearchQuery(db, prefix)
+    .where('t.organization_id', 'in', adminedOrgIds(db, userId))
+    .orderBy('o.username')
+    .orderBy('t.name')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Robots whose short name starts with `prefix`, owned by the user (when `own`) or by an
+ * organization the user administers (when `admined`).
+ */
+export async function searchRobots(db: Db, userId: number, prefix: string, o: { own: boolean; admined: boolean; limit: number }): Promise<EntityRow[]> {
+  if (!o.own && !o.admined) return [];
+  return db
+    .selectFrom('namespace as r')
+    .innerJoin('namespace as owner', 'owner.id', 'r.robot_owner_id')
+    .select(['r.id', 'r.username', 'r.email', 'r.organization', 'r.robot'])
+    .where('r.robot', '=', true)
+    .where((eb) => {
+      const owners = [];
+      if (o.own) owners.push(eb('r.robot_owner_id', '=', userId));
+      if (o.admined) owners.push(eb('r.robot_owner_id', 'in', adminedOrgIds(db, userId)));
+      return eb.or(owners);
+    })
+    // The short name is what follows `owner+`.
+    .where(sql`substr(r.username, length(owner.username) + 2)`, 'ilike', `${likeEscape(prefix)}%`)
+    .orderBy('r.username')
+    .limit(o.limit)
+    .execute();
+}
+
+/** Teams of an organization named `prefix…`. */
+export async function matchingOrgTeams(db: Db, orgId: number, prefix: string, limit: number): Promise<{ id: number; name: string }[]> {
+  return db
+    .selectFrom('team')
+    .select(['id', 'name'])
+    .where('organization_id', '=', orgId)
+    .where('name', 'ilike', `${likeEscape(prefix)}%`)
+    .orderBy('name')
+    .limit(limit)
+    .execute();
+}
+
+export interface MatchingUserRow extends EntityRow {
+  /** In any team of the given organization (false when none was given). */
+  in_org: boolean;
+}
+
+/**
+ * Entity autocomplete: users named `prefix…` (or exactly `prefix` with `exactOnly`), plus robots of
+ * `robotOwnerId` whose short name starts with `prefix`. The exact username match comes first, so a
+ * limit never cuts it off; then robots, then users by name.
+ */
+export async function matchingUsers(
+  db: Db,
+  o: { prefix: string; exactOnly: boolean; robotOwnerId: number | null; orgId: number | null; limit: number },
+): Promise<MatchingUserRow[]> {
+  const pattern = `${likeEscape(o.prefix)}%`;
+  return db
+    .selectFrom('namespace as u')
+    .leftJoin('namespace as owner', 'owner.id', 'u.robot_owner_id')
+    .select(['u.id', 'u.username', 'u.email', 'u.organization', 'u.robot'])
+    .select((eb) =>
+      o.orgId === null
+        ? sql<boolean>`false`.as('in_org')
+        : eb.exists(
+            eb
+              .selectFrom('team_member as tm')
+              .innerJoin('team as t', 't.id', 'tm.team_id')
+              .select(sql`1`.as('one'))
+              .whereRef('tm.user_id', '=', 'u.id')
+              .where('t.organization_id', '=', o.orgId),
+          ).$castTo<boolean>().as('in_org'),
+    )
+    .where('u.organization', '=', false)
+    .where((eb) => {
+      const users = eb.and([eb('u.robot', '=', false), o.exactOnly ? eb('u.username', '=', o.prefix) : eb('u.username', 'ilike', pattern)]);
+      if (o.robotOwnerId === null) return users;
+      const robots = eb.and([
+        eb('u.robot', '=', true),
+        eb('u.robot_owner_id', '=', o.robotOwnerId),
+        eb(sql`substr(u.username, length(owner.username) + 2)`, 'ilike', pattern),
+      ]);
+      return eb.or([users, robots]);
+    })
+    .orderBy(sql`u.username = ${o.prefix}`, 'desc')
+    .orderBy('u.robot', 'desc')
+    .orderBy('u.username')
+    .limit(o.limit)
+    .execute();
+}
