@@ -1,6 +1,6 @@
 // Small primitives shared by every credential: random strings, hashing, constant-time comparison and
 // encryption at rest (AES-256-GCM under a key derived from DATABASE_SECRET_KEY).
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 export const UPPER_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 export const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -13,7 +13,9 @@ export function randomString(length: number, alphabet: string = ALNUM): string {
 }
 
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  // One-shot hashing (Node >= 20.12) is several times cheaper than createHash for short inputs,
+  // and this runs on every token-authenticated request.
+  return hash('sha256', value, 'hex');
 }
 
 /** Constant-time string equality (the lengths may leak, the contents do not). */

@@ -8,7 +8,8 @@ import type { RequestTarget } from './access.js';
 import { anonymousContext, describeCaller, type AuthContext } from './context.js';
 import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
-import { validateAccessToken } from './tokens.js';
+import { validateAccessToken, validateCachedAccessToken } from './tokens.js';
+import type { TokenLookup } from '../db/oauth.js';
 import { checkBasicUser } from '../services/login.js';
 
 declare module 'fastify' {
@@ -36,6 +37,28 @@ function bearerToken(req: FastifyRequest): string | undefined | null {
   return parts[1] || null;
 }
 
+function oauthContext(lookup: TokenLookup, ip: string): AuthContext {
+  const { token, scopes, user, clientId, applicationName } = lookup;
+  return {
+    kind: 'oauth',
+    user,
+    scopes: scopes ?? new Set(),
+    token: { id: token.id, uuid: token.uuid, applicationId: token.application_id, clientId, applicationName },
+    session: null,
+    ip,
+  };
+}
+
+/** The common case without a database round trip or a promise: a Bearer token whose lookup is cached. */
+function authenticateFromCache(app: FastifyInstance, req: FastifyRequest): AuthContext | undefined {
+  if (!isApiRoute(req.routeOptions.url)) return undefined;
+  const bearer = bearerToken(req);
+  if (!bearer) return undefined;
+  const v = validateCachedAccessToken(bearer, app.authCache);
+  if (!v) return undefined;
+  return v.ok ? oauthContext(v.lookup, req.ip) : anonymousContext(req.ip);
+}
+
 async function authenticate(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<AuthContext> {
   const ip = req.ip;
   // Bearer tokens count only on the API (Quay's web routes read sessions and Basic credentials).
@@ -46,16 +69,7 @@ async function authenticate(app: FastifyInstance, req: FastifyRequest, reply: Fa
       // request goes on anonymously and fails at the permission check (registry-and-auth.md A.9).
       if (!bearer) return anonymousContext(ip);
       const v = await validateAccessToken(app.db, bearer, app.authCache);
-      if (!v.ok) return anonymousContext(ip);
-      const { token, scopes, user, clientId, applicationName } = v.lookup;
-      return {
-        kind: 'oauth',
-        user,
-        scopes: scopes ?? new Set(),
-        token: { id: token.id, uuid: token.uuid, applicationId: token.application_id, clientId, applicationName },
-        session: null,
-        ip,
-      };
+      return v.ok ? oauthContext(v.lookup, ip) : anonymousContext(ip);
     }
   }
   const cookie = req.cookies[SESSION_COOKIE];
@@ -114,38 +128,66 @@ export const authPlugin = fp(
       }
     });
 
-    app.addHook('onRequest', async (req, reply) => {
+    // Callback-style hooks with synchronous fast paths: these run on every request, and a cached
+    // token or a synchronous check needs no promise (see bench/user-endpoint.ts).
+    app.addHook('onRequest', (req, reply, done) => {
       const api = isApiRoute(req.routeOptions.url);
       if (api && req.method === 'GET' && app.config.BROWSER_API_CALLS_XHR_ONLY) {
         const ua = req.headers['user-agent'] ?? '';
         if (BROWSER_UA.test(ua) && req.headers['x-requested-with'] !== 'XMLHttpRequest') {
-          throw new PlainError(400, {
-            error: 'API calls must be invoked with an X-Requested-With header if called from a browser',
-          });
+          done(new PlainError(400, { error: 'API calls must be invoked with an X-Requested-With header if called from a browser' }));
+          return;
         }
       }
-      req.auth = await authenticate(app, req, reply);
       req.target = {};
+      const fast = authenticateFromCache(app, req);
+      if (fast) {
+        req.auth = fast;
+        done();
+        return;
+      }
+      authenticate(app, req, reply).then((auth) => {
+        req.auth = auth;
+        done();
+      }, done);
     });
 
-    app.addHook('preValidation', async (req) => {
-      const access = req.routeOptions.config.access;
-      if (!access) return;
-      const auth = req.auth;
-      const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
-      if (write && access.csrf && auth.kind !== 'oauth') checkCsrf(req);
-      if (!auth.user) {
-        if (!app.config.FEATURE_ANONYMOUS_ACCESS && access.anonymous !== 'always') {
-          throw new PlainError(401, { error: 'Anonymous access is not allowed' });
-        }
-        if (access.anonymous === 'deny') throw unauthorized();
+    app.addHook('preValidation', (req, _reply, done) => {
+      let pending: Promise<void> | void;
+      try {
+        pending = enforceAccess(app, req);
+      } catch (err) {
+        done(err as Error);
+        return;
       }
-      if (!(await access.check(req))) throw auth.user ? insufficientScope() : unauthorized();
-      if (access.fresh && auth.user && !isFresh(auth, app.config.FRESH_LOGIN_TIMEOUT)) throw freshLoginRequired();
+      if (pending) pending.then(() => done(), done);
+      else done();
     });
   },
   { name: 'auth', dependencies: ['db'] },
 );
+
+/** Enforces the route's access declaration; synchronous unless the permission check is async. */
+function enforceAccess(app: FastifyInstance, req: FastifyRequest): Promise<void> | void {
+  const access = req.routeOptions.config.access;
+  if (!access) return;
+  const auth = req.auth;
+  const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+  if (write && access.csrf && auth.kind !== 'oauth') checkCsrf(req);
+  if (!auth.user) {
+    if (!app.config.FEATURE_ANONYMOUS_ACCESS && access.anonymous !== 'always') {
+      throw new PlainError(401, { error: 'Anonymous access is not allowed' });
+    }
+    if (access.anonymous === 'deny') throw unauthorized();
+  }
+  const finish = (allowed: boolean) => {
+    if (!allowed) throw auth.user ? insufficientScope() : unauthorized();
+    if (access.fresh && auth.user && !isFresh(auth, app.config.FRESH_LOGIN_TIMEOUT)) throw freshLoginRequired();
+  };
+  const allowed = access.check(req);
+  if (typeof allowed === 'boolean') return finish(allowed);
+  return allowed.then(finish);
+}
 
 function isFresh(auth: AuthContext, timeoutS: number): boolean {
   if (auth.kind === 'oauth') return true;

@@ -54,6 +54,28 @@ export type TokenValidation =
 
 export type TokenCache = Pick<AuthCache<TokenLookup, unknown>, 'getToken' | 'setToken'>;
 
+/** Checks a cached lookup against the presented token: expiry, disabled user, hash. */
+function verifyLookup(lookup: TokenLookup | undefined, secretHash: string): TokenValidation {
+  if (!lookup || !safeEqual(secretHash, lookup.token.token_hash)) return { ok: false, reason: 'invalid' };
+  if (lookup.token.expires_at.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
+  if (!lookup.user.enabled) return { ok: false, reason: 'disabled' };
+  return { ok: true, lookup };
+}
+
+/**
+ * The synchronous path for a token whose lookup is cached and whose last_accessed is fresh: no
+ * database, no promise. Returns undefined when the database is needed (validateAccessToken).
+ */
+export function validateCachedAccessToken(presented: string, cache: TokenCache): TokenValidation | undefined {
+  const parts = splitSecret(presented, NAME_LENGTH);
+  if (!parts || presented.length > 255) return { ok: false, reason: 'invalid' };
+  const lookup = cache.getToken(parts.name);
+  if (!lookup) return undefined;
+  const last = lookup.token.last_accessed?.getTime() ?? 0;
+  if (Date.now() - last > LAST_ACCESSED_THRESHOLD_MS) return undefined;
+  return verifyLookup(lookup, sha256Hex(parts.secret));
+}
+
 export async function validateAccessToken(db: Db, presented: string, cache?: TokenCache): Promise<TokenValidation> {
   const parts = splitSecret(presented, NAME_LENGTH);
   if (!parts || presented.length > 255) return { ok: false, reason: 'invalid' };
@@ -63,10 +85,8 @@ export async function validateAccessToken(db: Db, presented: string, cache?: Tok
     if (lookup) cache?.setToken(parts.name, lookup);
   }
   // Hash even when nothing matched, so a miss costs the same as a wrong secret.
-  const hash = sha256Hex(parts.secret);
-  if (!lookup || !safeEqual(hash, lookup.token.token_hash)) return { ok: false, reason: 'invalid' };
-  if (lookup.token.expires_at.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
-  if (!lookup.user.enabled) return { ok: false, reason: 'disabled' };
+  const verdict = verifyLookup(lookup, sha256Hex(parts.secret));
+  if (!verdict.ok || !lookup) return verdict;
   const last = lookup.token.last_accessed?.getTime() ?? 0;
   if (Date.now() - last > LAST_ACCESSED_THRESHOLD_MS) {
     lookup.token.last_accessed = new Date();
