@@ -1,7 +1,7 @@
 // Repositories and stars (part2 §4, §14): lookups, creation, updates, deletion, and the visible-set
 // queries behind listRepos and the starred lists.
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Db, Trx } from './index.js';
 import type { Repository, RepoVisibility } from './schema.js';
 import { repositoryVisibleTo } from './visibility.js';
@@ -109,8 +109,46 @@ export interface VisibleRepoQuery {
   limit: number;
 }
 
+/**
+ * A page of readable repositories whose cost does not grow with the namespace or with the user's
+ * grants (bench/namespaces.ts): the namespace is resolved to its id first (so the
+ * (namespace_id, id) index drives the scan), the caller's teams and admin orgs are looked up once,
+ * and each candidate row is checked with a correlated probe of the permission indexes. `offset 0`
+ * keeps PostgreSQL from turning that probe back into a hash of every grant the user holds.
+ */
+function readablePage(readerId: number, teamIds: number[], adminOrgIds: number[], includePublic: boolean) {
+  return sql<SqlBool>`(
+    ${includePublic ? sql`r.visibility = 'public' or` : sql``}
+    r.namespace_id = ${readerId}
+    or r.namespace_id = any(${adminOrgIds}::int[])
+    or exists (
+      select 1 from repository_permission rp
+      where rp.repository_id = r.id and (rp.user_id = ${readerId} or rp.team_id = any(${teamIds}::int[]))
+      offset 0
+    )
+  )`;
+}
+
 export async function listVisibleRepositories(db: Db, q: VisibleRepoQuery): Promise<RepoListRow[]> {
   if (q.readerId === null && !q.includePublic) return [];
+  let namespaceId: number | undefined;
+  if (q.namespace !== undefined) {
+    const ns = await db.selectFrom('namespace').select('id').where('username', '=', q.namespace).executeTakeFirst();
+    if (!ns) return [];
+    namespaceId = ns.id;
+  }
+  let visible: RawBuilder<SqlBool> = repositoryVisibleTo(null, 'r', { includePublic: q.includePublic });
+  if (q.readerId !== null) {
+    const memberships = await db
+      .selectFrom('team_member as tm')
+      .innerJoin('team as t', 't.id', 'tm.team_id')
+      .select(['t.id', 't.role', 't.organization_id'])
+      .where('tm.user_id', '=', q.readerId)
+      .execute();
+    const teamIds = memberships.map((m) => m.id);
+    const adminOrgIds = [...new Set(memberships.filter((m) => m.role === 'admin').map((m) => m.organization_id))];
+    visible = readablePage(q.readerId, teamIds, adminOrgIds, q.includePublic);
+  }
   const starUser = q.starUserId;
   let query = db
     .selectFrom('repository as r')
@@ -130,8 +168,8 @@ export async function listVisibleRepositories(db: Db, q: VisibleRepoQuery): Prom
     ])
     .where('r.kind', '=', q.kind)
     .where('r.id', '>', q.afterId)
-    .where(repositoryVisibleTo(q.readerId, 'r', { includePublic: q.includePublic }));
-  if (q.namespace !== undefined) query = query.where('ns.username', '=', q.namespace);
+    .where(visible);
+  if (namespaceId !== undefined) query = query.where('r.namespace_id', '=', namespaceId);
   if (q.starredBy !== undefined) {
     const by = q.starredBy;
     query = query.where((eb) =>
