@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { anonymousAccess, authenticatedAccess, repoAccess } from '../auth/access.js';
 import { effectiveOrgRole, effectiveRepoRole, orgRoleAtLeast, repoRoleAtLeast } from '../auth/permissions.js';
+import type { RepoRole } from '../auth/scopes.js';
 import { maxRepoRole } from '../auth/scopes.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { applyDefaultPermissions } from '../db/prototypes-apply.js';
@@ -247,7 +248,9 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const { repository: repo, namespace: ns } = req.target;
       if (!repo || !ns) throw notFound();
-      return repoView(req.auth, repo, ns, { tags: req.query.includeTags ?? true, stats: req.query.includeStats ?? false });
+      // repoAccess (publicOk) already computed the caller's effective role: don't query it again.
+      const role = req.target.repoRole ?? null;
+      return repoView(req.auth, repo, ns, role, { tags: req.query.includeTags ?? true, stats: req.query.includeStats ?? false });
     },
   );
 
@@ -255,9 +258,9 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
     auth: Parameters<typeof effectiveRepoRole>[1],
     repo: Repository,
     ns: Namespace,
+    role: RepoRole | null,
     o: { tags: boolean; stats: boolean },
   ): Promise<z.infer<typeof RepoView>> {
-    const role = await effectiveRepoRole(app.db, auth, repo);
     const isPublic = repo.visibility === 'public';
     const base = {
       namespace: ns.username,

@@ -92,6 +92,8 @@ export interface RequestTarget {
   namespace?: import('../db/schema.js').Namespace;
   /** The repository named in the path, when it exists. */
   repository?: import('../db/schema.js').Repository;
+  /** The caller's role on `repository` as repoAccess computed it (public read included for publicOk routes). */
+  repoRole?: RepoRole | null;
 }
 
 declare module 'fastify' {
@@ -128,6 +130,7 @@ export function repoAccess(role: RepoRole, o: Options & { publicOk?: boolean } =
           const effective = o.publicOk
             ? await effectiveRepoRole(db, req.auth, repo)
             : capRepoRole(req.auth.user ? await realRepoRole(db, req.auth.user.id, repo) : null, req.auth.scopes);
+          req.target.repoRole = effective;
           return repoRoleAtLeast(effective, role);
         }
         if (!req.auth.user || !ns) return false;
