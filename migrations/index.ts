@@ -4,9 +4,11 @@ import type { Migration } from 'kysely/migration';
 import * as m20261125T000000 from './20261125T000000_foundation.js';
 import * as m20261125T010000 from './20261125T010000_namespaces_and_repositories.js';
 import * as m20261125T020000 from './20261125T020000_repository_namespace_id_index.js';
+import * as m20261125T030000 from './20261125T030000_mail_and_invoicing.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125T000000_foundation': m20261125T000000,
   '20261125T010000_namespaces_and_repositories': m20261125T010000,
   '20261125T020000_repository_namespace_id_index': m20261125T020000,
+  '20261125T030000_mail_and_invoicing': m20261125T030000,
 };

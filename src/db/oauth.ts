@@ -98,7 +98,8 @@ export async function findAccessTokenByName(db: Db, tokenName: string): Promise<
       'u.enabled as u_enabled', 'u.invalid_login_attempts as u_invalid_login_attempts',
       'u.last_invalid_login as u_last_invalid_login', 'u.given_name as u_given_name', 'u.family_name as u_family_name',
       'u.company as u_company', 'u.location as u_location', 'u.tag_expiration_s as u_tag_expiration_s',
-      'u.creation_date as u_creation_date', 'u.robot_owner_id as u_robot_owner_id', 'a.client_id as a_client_id', 'a.name as a_name',
+      'u.creation_date as u_creation_date', 'u.robot_owner_id as u_robot_owner_id',
+      'u.invoice_email as u_invoice_email', 'u.invoice_email_address as u_invoice_email_address', 'a.client_id as a_client_id', 'a.name as a_name',
     ])
     .where('t.token_name', '=', tokenName)
     .executeTakeFirst();
@@ -109,6 +110,7 @@ export async function findAccessTokenByName(db: Db, tokenName: string): Promise<
     invalid_login_attempts: row.u_invalid_login_attempts, last_invalid_login: row.u_last_invalid_login,
     given_name: row.u_given_name, family_name: row.u_family_name, company: row.u_company, location: row.u_location,
     tag_expiration_s: row.u_tag_expiration_s, creation_date: row.u_creation_date, robot_owner_id: row.u_robot_owner_id,
+    invoice_email: row.u_invoice_email, invoice_email_address: row.u_invoice_email_address,
   };
   const token: OAuthAccessToken = {
     id: row.id, uuid: row.uuid, application_id: row.application_id, authorized_user_id: row.authorized_user_id,

@@ -26,6 +26,8 @@ export interface NamespaceTable {
   creation_date: Timestamp;
   /** For robots: the user or organization that owns it. */
   robot_owner_id: number | null;
+  invoice_email: Generated<boolean>;
+  invoice_email_address: string | null;
 }
 
 export type TeamRole = 'admin' | 'creator' | 'member';
@@ -186,7 +188,19 @@ export interface TeamMemberInviteTable {
   user_id: number | null;
   email: string | null;
   inviter_id: number | null;
+  /** SHA-256 (hex) of the invite code; the code itself travels only in the invitation. */
   invite_token: string;
+  created: Timestamp;
+}
+
+/** A one-time code sent by e-mail: sign-up confirmation or password recovery. */
+export interface EmailConfirmationTable {
+  id: Generated<number>;
+  /** SHA-256 (hex) of the code. */
+  code_hash: string;
+  user_id: number;
+  kind: 'confirm' | 'recovery';
+  new_email: string | null;
   created: Timestamp;
 }
 
@@ -207,6 +221,7 @@ export interface DB {
   permission_prototype: PermissionPrototypeTable;
   star: StarTable;
   team_member_invite: TeamMemberInviteTable;
+  email_confirmation: EmailConfirmationTable;
 }
 
 export type Repository = Selectable<RepositoryTable>;
