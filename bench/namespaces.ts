@@ -22,24 +22,43 @@
 //
 // Every request goes to 127.0.0.1 only; durations, connection counts and data sizes are capped.
 // Stops by itself and cleans up its children and, with --db postgres, its scratch database.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  checkDatabase,
+  ChildMeter,
+  childSpec,
+  cpuTimes,
+  DEFAULT_PG_URL,
+  FULL_SCOPE as SCOPE,
+  fmt as f,
+  followParent,
+  generateLoad,
+  intOption,
+  machineLine,
+  parseCommandLine,
+  pinSelf,
+  QueryCounter,
+  Run,
+  runMain,
+  ServerChild,
+  startOurApp,
+  table,
+  UsageError,
+  waitQuiet,
+  type DbKind,
+  type Load,
+} from './lib.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const API = '/api/v1';
-const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-/** What `quay-compat create-token` grants by default: every scope but super:user. */
-const SCOPE = 'repo:read repo:write repo:admin repo:create user:read user:admin org:admin';
 const ORG = 'benchorg';
 const OTHER_ORG = 'otherorg';
 const LIMITS = { duration: 60, warmup: 30, connections: 128, repos: 50_000, users: 10_000, deepPage: 400 };
 const BATCH = 1000;
-
-type DbKind = 'pglite' | 'postgres';
 
 const USAGE = `Usage: npx tsx bench/namespaces.ts [options]
 
@@ -101,15 +120,6 @@ interface Options {
   json?: string;
 }
 
-class UsageError extends Error {}
-
-function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
 function parseOptions(argv: string[]): Options | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -139,25 +149,13 @@ function parseOptions(argv: string[]): Options | 'help' {
     allowPositionals: false,
   });
   if (values.help) return 'help';
-  if (values.db !== 'pglite' && values.db !== 'postgres') throw new UsageError('--db must be pglite or postgres');
   const databaseUrl = values['database-url']!;
-  if (values.db === 'postgres') {
-    let u: URL;
-    try {
-      u = new URL(databaseUrl);
-    } catch {
-      throw new UsageError('--database-url is not a URL');
-    }
-    if (!/^postgres(ql)?:$/.test(u.protocol)) throw new UsageError('--database-url must be a postgres:// URL');
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
-      throw new UsageError('--database-url must point at this machine (127.0.0.1, localhost or [::1])');
-    }
-  }
+  const db = checkDatabase(values.db, databaseUrl);
   const repos = intOption('repos', values.repos, 10_000, 100, LIMITS.repos);
   const smallRepos = intOption('small-repos', values['small-repos'], Math.min(1000, repos), 0, repos);
   if (!/^[a-z0-9_-]{1,40}$/.test(values.prefix!)) throw new UsageError('--prefix must be 1-40 characters of [a-z0-9_-]');
   return {
-    db: values.db,
+    db,
     databaseUrl,
     duration: intOption('duration', values.duration, 5, 1, LIMITS.duration),
     warmup: intOption('warmup', values.warmup, 2, 0, LIMITS.warmup),
@@ -235,38 +233,19 @@ type FromChild =
 
 async function runChild(spec: ChildSpec): Promise<void> {
   const send = (m: FromChild) => process.send!(m);
-  process.on('disconnect', () => process.exit(0));
-  process.on('SIGTERM', () => process.exit(0));
+  followParent();
 
   const { sql, CompiledQuery } = await import('kysely');
-  const { buildApp } = await import('../src/app.js');
-  const { parseConfig } = await import('../src/config.js');
-  const { openDatabase, migrateToLatest } = await import('../src/db/index.js');
-  const { createAccount } = await import('../src/services/accounts.js');
-  const { insertApplication } = await import('../src/db/oauth.js');
-  const { mintAccessToken } = await import('../src/auth/tokens.js');
-  const { randomString, UPPER_DIGITS } = await import('../src/auth/crypto.js');
   type Db = import('kysely').Kysely<import('../src/db/schema.js').DB>;
 
   const counter = new QueryCounter();
-  const opened = spec.db === 'postgres' ? await openDatabase({ url: spec.url! }) : await openDatabase({ pgliteDir: 'memory' });
-  await migrateToLatest(opened.db);
+  const meter = new ChildMeter(counter);
+  // Without counting, the counter still captures the queries that --explain replays.
+  const plugin = spec.countQueries ? counter : counter.captureOnly();
+  // The benchmark user and its token, as test/helpers/factories.ts tokenFor() makes them.
+  const { app, opened, user: benchUser, token } = await startOurApp({ db: spec.db, url: spec.url, logLevel: spec.logLevel, plugin, scope: SCOPE });
+  const username = benchUser.username;
   const raw: Db = opened.db;
-  const database = spec.countQueries ? { ...opened, db: opened.db.withPlugin(counter) } : { ...opened, db: opened.db.withPlugin(counter.captureOnly()) };
-  const parsed = parseConfig({ LOG_LEVEL: spec.logLevel, HOST: '127.0.0.1', PORT: 0, SERVER_HOSTNAME: 'localhost:8080' });
-  const config = { ...parsed, DATABASE_SECRET_KEY: randomBytes(32).toString('base64url') };
-  const app = await buildApp(config, { database });
-
-  // --- the benchmark user and its token, as test/helpers/factories.ts tokenFor() makes them
-  const username = `benchuser${randomBytes(4).toString('hex')}`;
-  const benchUser = await createAccount(app.db, { username, password: randomBytes(12).toString('hex'), email: `${username}@example.com` });
-  const application = await insertApplication(raw, {
-    clientId: `automation-${benchUser.username}`,
-    clientSecretEnc: app.secrets.encrypt(randomString(40, UPPER_DIGITS)),
-    organizationId: benchUser.id,
-    name: 'automation',
-  });
-  const { token } = await mintAccessToken(raw, { applicationId: application.id, userId: benchUser.id, username: benchUser.username, scope: SCOPE });
 
   // --- the organizations, users and teams
   const nsRow = (name: string, organization: boolean) => ({
@@ -381,9 +360,6 @@ async function runChild(spec: ChildSpec): Promise<void> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
 
-  let cpu = process.cpuUsage();
-  let wall = performance.now();
-
   /** EXPLAIN ANALYZE of every captured SELECT, compiled exactly as the server ran it. */
   async function explainCaptured(): Promise<ExplainItem[]> {
     const nodes = counter.stopCapture();
@@ -411,16 +387,12 @@ async function runChild(spec: ChildSpec): Promise<void> {
           break;
         }
         case 'reset':
-          cpu = process.cpuUsage();
-          wall = performance.now();
-          counter.reset();
+          meter.reset();
           send({ type: 'ack' });
           break;
-        case 'stats': {
-          const d = process.cpuUsage(cpu);
-          send({ type: 'stats', cpuUs: d.user + d.system, wallMs: performance.now() - wall, queries: counter.total, byQuery: Object.fromEntries(counter.counts) });
+        case 'stats':
+          send(meter.stats());
           break;
-        }
         case 'capture':
           counter.startCapture();
           send({ type: 'ack' });
@@ -438,70 +410,11 @@ async function runChild(spec: ChildSpec): Promise<void> {
   send({ type: 'ready', port, token, username });
 }
 
-/** Counts queries by kind and first table (and can keep the nodes for EXPLAIN): changes nothing. */
-class QueryCounter {
-  counts = new Map<string, number>();
-  total = 0;
-  private counting = true;
-  private captured: { node: unknown; queryId: unknown; key: string }[] | undefined;
-  captureOnly(): this {
-    this.counting = false;
-    return this;
-  }
-  reset() {
-    this.counts.clear();
-    this.total = 0;
-  }
-  startCapture() {
-    this.captured = [];
-  }
-  stopCapture() {
-    const c = this.captured ?? [];
-    this.captured = undefined;
-    return c;
-  }
-  transformQuery(args: { node: { kind: string }; queryId: unknown }) {
-    const key = `${args.node.kind.replace(/QueryNode$|Node$/, '').toLowerCase()} ${firstTable(args.node) ?? '?'}`;
-    if (this.counting) {
-      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-      this.total++;
-    }
-    this.captured?.push({ node: args.node, queryId: args.queryId, key });
-    return args.node as never;
-  }
-  async transformResult(args: { result: unknown }) {
-    return args.result as never;
-  }
-}
-
-function firstTable(node: unknown, depth = 0): string | undefined {
-  if (!node || typeof node !== 'object' || depth > 6) return undefined;
-  const n = node as Record<string, unknown>;
-  if (n.kind === 'TableNode') {
-    const t = n.table as { identifier?: { name?: string } } | undefined;
-    return t?.identifier?.name;
-  }
-  if (n.kind === 'RawNode') {
-    // sql`...` templates: the first table named after from/into/update.
-    const text = ((n.sqlFragments as string[] | undefined) ?? []).join(' ');
-    return /\b(?:from|into|update)\s+("?)(\w+)\1/i.exec(text)?.[2];
-  }
-  for (const key of ['from', 'froms', 'table', 'into', 'node']) {
-    const v = n[key];
-    const list = Array.isArray(v) ? v : [v];
-    for (const item of list) {
-      const found = firstTable(item, depth + 1);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Parent side: start the server, seed, generate load, report.
 
 interface Server {
-  child: ChildProcess;
+  proc: ServerChild<ToChild, FromChild>;
   port: number;
   token: string;
   username: string;
@@ -532,131 +445,14 @@ async function dbBackends(s: Server): Promise<Map<number, number>> {
   return out;
 }
 
-const children = new Set<ChildProcess>();
-
-function pin(pid: number, cpu: number): void {
-  execFileSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
-}
-
-function nextMessage<T extends FromChild['type']>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`server child did not answer '${type}' within ${timeoutMs / 1000} s`)), timeoutMs);
-    const onMessage = (m: FromChild) => {
-      if (m.type === type) done(undefined, m as Extract<FromChild, { type: T }>);
-      else if (m.type === 'error') done(new Error(`server child: ${m.message}`));
-    };
-    const onExit = (code: number | null) => done(new Error(`server child exited (code ${code}) before '${type}'`));
-    function done(err?: Error, m?: Extract<FromChild, { type: T }>) {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    }
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
 async function startServer(spec: ChildSpec, o: Options): Promise<Server> {
-  const child = fork(SELF, ['--child', JSON.stringify(spec)], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: process.execArgv,
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const ready = await nextMessage(child, 'ready', 180_000);
-  if (o.pin) pin(child.pid!, 1);
-  return { child, port: ready.port, token: ready.token, username: ready.username };
+  const { server, ready } = await ServerChild.start<ToChild, FromChild>(SELF, spec, o.pin ? 1 : undefined);
+  return { proc: server, port: ready.port, token: ready.token, username: ready.username };
 }
 
-async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => s.child.once('exit', () => resolve()));
-  s.child.send({ type: 'stop' } satisfies ToChild);
-  const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function ask<T extends FromChild['type']>(s: Server, msg: ToChild, answer: T, timeoutMs = 60_000) {
-  const p = nextMessage(s.child, answer, timeoutMs);
-  s.child.send(msg);
-  return p;
-}
-
-interface Load {
-  requests: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-async function generateLoad(s: Server, o: Options, urlPath: string, seconds: number): Promise<Load> {
-  const { default: autocannon } = await import('autocannon');
-  const latencies: number[] = [];
-  const result = await new Promise<import('autocannon').Result>((resolve, reject) => {
-    const inst = autocannon(
-      {
-        url: `http://127.0.0.1:${s.port}${urlPath}`,
-        connections: o.connections,
-        duration: seconds,
-        timeout: 10,
-        headers: { authorization: `Bearer ${s.token}` },
-        renderProgressBar: false,
-        renderResultsTable: false,
-        renderLatencyTable: false,
-      },
-      (err, r) => (err ? reject(err) : resolve(r)),
-    );
-    // autocannon's own histogram has 1 ms resolution; keep every response time (ms, float) instead.
-    inst.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-      if (status >= 200 && status < 300) latencies.push(ms);
-    });
-  });
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN);
-  const requests = result.requests.total;
-  return { requests, seconds: result.duration, rps: requests / result.duration, p50: pct(50), p99: pct(99), non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts };
-}
-
-/** Busy and total jiffies over all CPUs, from /proc/stat. */
-function cpuTimes(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    const idle = f[3] + (f[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Waits until the whole machine is under 20% of one core busy for 3 s in a row, or `maxS` passed. */
-async function waitQuiet(maxS: number): Promise<boolean> {
-  const deadline = Date.now() + maxS * 1000;
-  let quietFor = 0;
-  let prev = cpuTimes();
-  if (!prev) return true;
-  let said = false;
-  while (Date.now() < deadline && quietFor < 3) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const cur = cpuTimes()!;
-    const cores = ((cur.busy - prev.busy) / Math.max(1, cur.total - prev.total)) * os.cpus().length;
-    prev = cur;
-    quietFor = cores < 0.2 ? quietFor + 1 : 0;
-    if (quietFor === 0 && !said) {
-      process.stderr.write(`waiting for a quiet machine (other load ${(cores * 100).toFixed(0)}% of a core)... `);
-      said = true;
-    }
-  }
-  if (quietFor < 3) process.stderr.write('still busy, going on... ');
-  return quietFor >= 3;
+/** GET `urlPath` as the benchmark user for `seconds`. */
+function runLoad(s: Server, o: Options, urlPath: string, seconds: number): Promise<Load> {
+  return generateLoad({ port: s.port, path: urlPath, token: s.token, connections: o.connections, seconds });
 }
 
 async function getJson(s: Server, urlPath: string): Promise<{ status: number; body: string; json: unknown }> {
@@ -748,14 +544,14 @@ async function measureOnce(s: Server, o: Options, size: number, e: Endpoint): Pr
   if (bad) throw new Error(`GET ${e.url}: ${bad}`);
   if (o.warmup > 0) {
     process.stderr.write(`warm-up ${o.warmup}s... `);
-    await generateLoad(s, o, e.url, o.warmup);
+    await runLoad(s, o, e.url, o.warmup);
   }
-  await ask(s, { type: 'reset' }, 'ack');
+  await s.proc.ask({ type: 'reset' }, 'ack');
   process.stderr.write(`measuring ${o.duration}s... `);
   const db0 = await dbBackends(s);
   const machine0 = cpuTimes();
   const self0 = process.cpuUsage();
-  const load = await generateLoad(s, o, e.url, o.duration);
+  const load = await runLoad(s, o, e.url, o.duration);
   const self = process.cpuUsage(self0);
   const machine1 = cpuTimes();
   let dbCpuS = 0;
@@ -764,7 +560,7 @@ async function measureOnce(s: Server, o: Options, size: number, e: Endpoint): Pr
     if (after !== undefined) dbCpuS += after - before;
   }
   const dbCpuPct = (dbCpuS / load.seconds) * 100;
-  const stats = await ask(s, { type: 'stats' }, 'stats');
+  const stats = await s.proc.ask({ type: 'stats' }, 'stats');
   const serverCpuPct = (stats.cpuUs / 1000 / stats.wallMs) * 100;
   const loadgenCpuPct = ((self.user + self.system) / 1000 / (load.seconds * 1000)) * 100;
   process.stderr.write(`${load.rps.toFixed(0)} req/s\n`);
@@ -832,13 +628,6 @@ async function endpointsFor(s: Server, o: Options, size: number, pageK: number |
 
 // --- Report -------------------------------------------------------------------------------------
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i <= 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
-}
-
-const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
-
 function report(o: Options, ms: Measurement[]): string {
   const header = ['repos', 'endpoint', 'page', 'req/s', 'p50 ms', 'p99 ms', 'body B', 'non2xx/err', 'srv CPU%', 'srv µs/req', 'db CPU%', 'db µs/req', 'gen CPU%', 'other CPU%', 'queries/req'];
   const rows = [header];
@@ -861,7 +650,7 @@ function report(o: Options, ms: Measurement[]): string {
       f(m.queriesPerReq, 2),
     ]);
   }
-  const out = [table(rows)];
+  const out = [table(rows, 2)];
 
   // Flat cost: the same endpoint (and the same page number) at the small and the large size.
   const sizes = [...new Set(ms.map((m) => m.size))].sort((a, b) => a - b);
@@ -887,7 +676,7 @@ function report(o: Options, ms: Measurement[]): string {
         f(b.rps),
       ]);
     }
-    out.push(table(crows));
+    out.push(table(crows, 2));
   }
   const bySize = new Map<number, Measurement[]>();
   for (const m of ms) bySize.set(m.size, [...(bySize.get(m.size) ?? []), m]);
@@ -918,9 +707,8 @@ function report(o: Options, ms: Measurement[]): string {
 }
 
 function machineNotes(o: Options): string {
-  const cpus = os.cpus();
   return [
-    `node ${process.version}, ${cpus.length} CPU(s): ${cpus[0]?.model ?? '?'}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    machineLine(),
     `db ${o.db}; ${o.connections} connections, warm-up ${o.warmup}s, measured ${o.duration}s per endpoint`,
     o.pin ? 'pinned: load generator on CPU 0, server on CPU 1' + (o.db === 'postgres' ? ' (Postgres backends unpinned; their CPU is the db CPU% column)' : '') : 'not pinned',
     `org ${ORG}: ${o.smallRepos ? `${o.smallRepos} then ` : ''}${o.repos} repositories, ${o.users} users${o.otherRepos ? `; ${OTHER_ORG}: ${o.otherRepos} repositories interleaved` : ''}; token scopes: ${SCOPE}`,
@@ -944,98 +732,30 @@ function explainReport(endpoint: string, items: ExplainItem[]): string {
 // --- Main ---------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  const childAt = process.argv.indexOf('--child');
-  if (childAt >= 0) {
-    await runChild(JSON.parse(process.argv[childAt + 1]) as ChildSpec);
+  const spec = childSpec<ChildSpec>();
+  if (spec) {
+    await runChild(spec);
     return -1; // keep running; the parent stops us
   }
+  const opts = parseCommandLine(parseOptions, USAGE);
+  if (typeof opts === 'number') return opts;
+  if (opts.pin) opts.pin = pinSelf();
 
-  let o: Options | 'help';
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (o === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = o;
-
-  if (opts.pin) {
-    if (os.cpus().length < 2) opts.pin = false;
-    else {
-      try {
-        pin(process.pid, 0);
-      } catch {
-        console.error('taskset is not available: running unpinned');
-        opts.pin = false;
-      }
-    }
-  }
-
-  let scratch: { admin: string; name: string } | undefined;
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () =>
-    (cleaning ??= (async () => {
-      for (const c of children) c.kill('SIGKILL');
-      if (scratch && opts.keepDb) {
-        process.stderr.write(`scratch database ${scratch.name} KEPT (--keep-db): drop database ${scratch.name}\n`);
-      } else if (scratch) {
-        const { default: pg } = await import('pg');
-        const c = new pg.Client({ connectionString: scratch.admin });
-        try {
-          await c.connect();
-          // Only ever the database this run created.
-          await c.query(`drop database if exists ${scratch.name} with (force)`);
-          process.stderr.write(`scratch database ${scratch.name} dropped\n`);
-        } catch (err) {
-          console.error(`could not drop scratch database ${scratch.name}: ${(err as Error).message}`);
-        } finally {
-          await c.end().catch(() => {});
-        }
-      }
-    })());
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      console.error(`\n${sig}: stopping`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
   const runs = (opts.smallRepos ? 4 : 0) + 5;
-  const budgetS = runs * (opts.retries + 1) * (opts.warmup + opts.duration + (opts.waitQuiet || 0) + 30) + Math.ceil((opts.repos + opts.otherRepos) / 50) + 300;
-  const watchdog = setTimeout(() => {
-    console.error(`benchmark exceeded its ${budgetS} s budget: stopping`);
-    void cleanup().finally(() => process.exit(1));
-  }, budgetS * 1000);
-  watchdog.unref();
-
+  const run = new Run(
+    runs * (opts.retries + 1) * (opts.warmup + opts.duration + (opts.waitQuiet || 0) + 30) + Math.ceil((opts.repos + opts.otherRepos) / 50) + 300,
+    opts.keepDb,
+  );
   try {
-    let dbUrl: string | undefined;
-    if (opts.db === 'postgres') {
-      const { default: pg } = await import('pg');
-      const name = `bench_${randomBytes(6).toString('hex')}`;
-      const c = new pg.Client({ connectionString: opts.databaseUrl });
-      await c.connect();
-      try {
-        await c.query(`create database ${name}`);
-      } finally {
-        await c.end();
-      }
-      scratch = { admin: opts.databaseUrl, name };
-      const u = new URL(opts.databaseUrl);
-      u.pathname = `/${name}`;
-      dbUrl = u.toString();
-      process.stderr.write(`scratch database ${name} created on ${u.host}\n`);
-    }
-
+    const dbUrl = opts.db === 'postgres' ? await run.createScratchDatabase(opts.databaseUrl) : undefined;
     console.log(machineNotes(opts));
     process.stderr.write('starting server... ');
     const s = await startServer({ db: opts.db, url: dbUrl, users: opts.users, logLevel: opts.logLevel, countQueries: opts.countQueries }, opts);
     if (dbUrl) {
       const { default: pg } = await import('pg');
       s.pg = new pg.Client({ connectionString: dbUrl });
+      // Dropping the scratch database on SIGINT ends this connection; that must not crash the run.
+      s.pg.on('error', () => {});
       await s.pg.connect();
     }
     process.stderr.write('ready\n');
@@ -1047,7 +767,7 @@ async function main(): Promise<number> {
       for (const size of sizes) {
         const other = Math.round((opts.otherRepos * size) / opts.repos);
         process.stderr.write(`seeding ${ORG} to ${size} repositories${other ? ` (${OTHER_ORG} to ${other})` : ''}... `);
-        const seeded = await ask(s, { type: 'seed', repos: size, otherRepos: other }, 'seeded', 600_000);
+        const seeded = await s.proc.ask({ type: 'seed', repos: size, otherRepos: other }, 'seeded', 600_000);
         process.stderr.write(`${(seeded.ms / 1000).toFixed(1)} s\n`);
         const { endpoints, lastPage, listed } = await endpointsFor(s, opts, size, size === opts.repos ? pageK : undefined, opts.prefix);
         const expected = Array.from({ length: size }, (_, i) => i).filter(benchListed).length;
@@ -1060,10 +780,10 @@ async function main(): Promise<number> {
         if (opts.explain && size === opts.repos) {
           // Before any load, so that no queued request of a load run is captured with these.
           for (const e of endpoints) {
-            await ask(s, { type: 'capture' }, 'ack');
+            await s.proc.ask({ type: 'capture' }, 'ack');
             const r = await getJson(s, e.url);
             if (r.status !== 200) throw new Error(`GET ${e.url} answered ${r.status}`);
-            const { items } = await ask(s, { type: 'explain' }, 'explained', 120_000);
+            const { items } = await s.proc.ask({ type: 'explain' }, 'explained', 120_000);
             explains.push(explainReport(`${e.label}${e.page ? ` (page ${e.page})` : ''} at ${size} repositories`, items));
           }
         }
@@ -1071,7 +791,7 @@ async function main(): Promise<number> {
       }
     } finally {
       await s.pg?.end().catch(() => {});
-      await stopServer(s);
+      await s.proc.stop();
     }
     console.log('');
     console.log(report(opts, ms));
@@ -1084,17 +804,8 @@ async function main(): Promise<number> {
     console.error(`\n${(err as Error).stack ?? err}`);
     return 1;
   } finally {
-    await cleanup();
+    await run.cleanup();
   }
 }
 
-main().then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (err: Error) => {
-    console.error(err);
-    for (const c of children) c.kill('SIGKILL');
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,23 +10,42 @@
 //       [--log-level silent] [--no-pin] [--cpu-prof DIR] [--json FILE]
 //
 // Every request goes to 127.0.0.1 only; durations and connection counts are capped.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  checkDatabase,
+  ChildMeter,
+  childSpec,
+  cpuTimes,
+  DEFAULT_PG_URL,
+  FULL_SCOPE,
+  fmt as f,
+  followParent,
+  generateLoad,
+  intOption,
+  machineLine,
+  parseCommandLine,
+  pinSelf,
+  QueryCounter,
+  Run,
+  runMain,
+  ServerChild,
+  startOurApp,
+  table,
+  UsageError,
+  waitQuiet,
+  type DbKind,
+  type Load,
+} from './lib.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROUTE = '/api/v1/user/';
-const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-/** What `quay-compat create-token` grants by default: every scope but super:user. */
-const DEFAULT_SCOPE = 'repo:read repo:write repo:admin repo:create user:read user:admin org:admin';
 const LIMITS = { duration: 120, warmup: 60, connections: 256, rounds: 10, pipelining: 16 };
 
 type Target = 'bare' | 'ours';
-type DbKind = 'pglite' | 'postgres';
 
 const USAGE = `Usage: npx tsx bench/user-endpoint.ts [options]   (or: npm run bench -- [options])
 
@@ -73,15 +92,6 @@ interface Options {
   waitQuiet: number;
 }
 
-function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -94,7 +104,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       pipelining: { type: 'string' },
       rounds: { type: 'string' },
       target: { type: 'string', default: 'both' },
-      scope: { type: 'string', default: DEFAULT_SCOPE },
+      scope: { type: 'string', default: FULL_SCOPE },
       orgs: { type: 'string' },
       'log-level': { type: 'string', default: 'silent' },
       'no-pin': { type: 'boolean', default: false },
@@ -108,24 +118,12 @@ function parseOptions(argv: string[]): Options | 'help' {
     allowPositionals: false,
   });
   if (values.help) return 'help';
-  if (values.db !== 'pglite' && values.db !== 'postgres') throw new UsageError('--db must be pglite or postgres');
+  const databaseUrl = values['database-url']!;
+  const db = checkDatabase(values.db, databaseUrl);
   const target = values.target;
   if (target !== 'both' && target !== 'ours' && target !== 'bare') throw new UsageError('--target must be both, ours or bare');
-  const databaseUrl = values['database-url']!;
-  if (values.db === 'postgres') {
-    let u: URL;
-    try {
-      u = new URL(databaseUrl);
-    } catch {
-      throw new UsageError('--database-url is not a URL');
-    }
-    if (!/^postgres(ql)?:$/.test(u.protocol)) throw new UsageError('--database-url must be a postgres:// URL');
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
-      throw new UsageError('--database-url must point at this machine (127.0.0.1, localhost or [::1])');
-    }
-  }
   return {
-    db: values.db,
+    db,
     databaseUrl,
     duration: intOption('duration', values.duration, 10, 1, LIMITS.duration),
     warmup: intOption('warmup', values.warmup, 3, 0, LIMITS.warmup),
@@ -195,14 +193,12 @@ function bareUserView() {
 
 async function runChild(spec: ChildSpec): Promise<void> {
   const send = (m: FromChild) => process.send!(m);
-  // The parent owns this process: when its channel goes, so do we.
-  process.on('disconnect', () => process.exit(0));
-  process.on('SIGTERM', () => process.exit(0));
+  followParent();
 
   let closeServer: () => Promise<void>;
   let port: number;
   let token: string | undefined;
-  const counter = new QueryCounter();
+  const meter = new ChildMeter(new QueryCounter());
 
   if (spec.target === 'bare') {
     const { default: fastify } = await import('fastify');
@@ -212,42 +208,18 @@ async function runChild(spec: ChildSpec): Promise<void> {
     port = (app.server.address() as { port: number }).port;
     closeServer = () => app.close();
   } else {
-    const { buildApp } = await import('../src/app.js');
-    const { parseConfig } = await import('../src/config.js');
-    const { openDatabase, migrateToLatest } = await import('../src/db/index.js');
-    const { createAccount } = await import('../src/services/accounts.js');
-    const { insertApplication } = await import('../src/db/oauth.js');
-    const { mintAccessToken } = await import('../src/auth/tokens.js');
-    const { randomString, UPPER_DIGITS } = await import('../src/auth/crypto.js');
-
-    const opened = spec.db === 'postgres' ? await openDatabase({ url: spec.url! }) : await openDatabase({ pgliteDir: 'memory' });
-    await migrateToLatest(opened.db);
-    const database = spec.countQueries ? { ...opened, db: opened.db.withPlugin(counter) } : opened;
-    const parsed = parseConfig({ LOG_LEVEL: spec.logLevel, HOST: '127.0.0.1', PORT: 0, SERVER_HOSTNAME: 'localhost:8080' });
-    const config = { ...parsed, DATABASE_SECRET_KEY: randomBytes(32).toString('base64url') };
-    const app = await buildApp(config, { database });
-
-    // The same steps as test/helpers/factories.ts tokenFor(): a user, its `automation` application
-    // and an access token minted for it.
-    const username = `benchuser${randomBytes(4).toString('hex')}`;
-    const user = await createAccount(app.db, { username, password: randomBytes(12).toString('hex'), email: `${username}@example.com` });
+    const ours = await startOurApp({ db: spec.db, url: spec.url, logLevel: spec.logLevel, plugin: spec.countQueries ? meter.counter : undefined, scope: spec.scope });
+    const { app, opened, user } = ours;
+    token = ours.token;
     for (let i = 0; i < spec.orgs; i++) {
       const org = await app.db
         .insertInto('namespace')
-        .values({ uuid: crypto.randomUUID(), username: `${username}org${i}`, email: `${username}org${i}@example.com`, organization: true, verified: true, password_hash: null, last_invalid_login: null, given_name: null, family_name: null, company: null, location: null })
+        .values({ uuid: crypto.randomUUID(), username: `${user.username}org${i}`, email: `${user.username}org${i}@example.com`, organization: true, verified: true, password_hash: null, last_invalid_login: null, given_name: null, family_name: null, company: null, location: null })
         .returning('id')
         .executeTakeFirstOrThrow();
       const team = await app.db.insertInto('team').values({ organization_id: org.id, name: 'owners', role: 'admin' }).returning('id').executeTakeFirstOrThrow();
       await app.db.insertInto('team_member').values({ team_id: team.id, user_id: user.id }).execute();
     }
-    const application = await insertApplication(app.db, {
-      clientId: `automation-${user.username}`,
-      clientSecretEnc: app.secrets.encrypt(randomString(40, UPPER_DIGITS)),
-      organizationId: user.id,
-      name: 'automation',
-    });
-    ({ token } = await mintAccessToken(app.db, { applicationId: application.id, userId: user.id, username: user.username, scope: spec.scope }));
-
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
     closeServer = async () => {
@@ -256,24 +228,18 @@ async function runChild(spec: ChildSpec): Promise<void> {
     };
   }
 
-  let cpu = process.cpuUsage();
-  let wall = performance.now();
   let session: import('node:inspector/promises').Session | undefined;
 
   process.on('message', (m: ToChild) => {
     void (async () => {
       switch (m.type) {
         case 'reset':
-          cpu = process.cpuUsage();
-          wall = performance.now();
-          counter.reset();
+          meter.reset();
           send({ type: 'ack' });
           break;
-        case 'stats': {
-          const d = process.cpuUsage(cpu);
-          send({ type: 'stats', cpuUs: d.user + d.system, wallMs: performance.now() - wall, queries: counter.total, byQuery: Object.fromEntries(counter.counts) });
+        case 'stats':
+          send(meter.stats());
           break;
-        }
         case 'profile-start': {
           const inspector = await import('node:inspector/promises');
           session = new inspector.Session();
@@ -300,189 +266,19 @@ async function runChild(spec: ChildSpec): Promise<void> {
   send({ type: 'ready', port, token });
 }
 
-/** Counts queries by kind and first table: a Kysely plugin that changes nothing. */
-class QueryCounter {
-  counts = new Map<string, number>();
-  total = 0;
-  reset() {
-    this.counts.clear();
-    this.total = 0;
-  }
-  transformQuery(args: { node: { kind: string } }) {
-    const key = `${args.node.kind.replace(/QueryNode$|Node$/, '').toLowerCase()} ${firstTable(args.node) ?? '?'}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    this.total++;
-    return args.node as never;
-  }
-  async transformResult(args: { result: unknown }) {
-    return args.result as never;
-  }
-}
-
-function firstTable(node: unknown, depth = 0): string | undefined {
-  if (!node || typeof node !== 'object' || depth > 6) return undefined;
-  const n = node as Record<string, unknown>;
-  if (n.kind === 'TableNode') {
-    const t = n.table as { identifier?: { name?: string } } | undefined;
-    return t?.identifier?.name;
-  }
-  for (const key of ['from', 'froms', 'table', 'into', 'node']) {
-    const v = n[key];
-    const list = Array.isArray(v) ? v : [v];
-    for (const item of list) {
-      const found = firstTable(item, depth + 1);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Parent side: start servers, generate load, report.
 
 interface Server {
   target: Target;
-  child: ChildProcess;
+  proc: ServerChild<ToChild, FromChild>;
   port: number;
   token?: string;
 }
 
-const children = new Set<ChildProcess>();
-
-function pin(pid: number, cpu: number): void {
-  execFileSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
-}
-
-function nextMessage<T extends FromChild['type']>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`server child did not answer '${type}' within ${timeoutMs / 1000} s`)), timeoutMs);
-    const onMessage = (m: FromChild) => {
-      if (m.type === type) done(undefined, m as Extract<FromChild, { type: T }>);
-      else if (m.type === 'error') done(new Error(`server child: ${m.message}`));
-    };
-    const onExit = (code: number | null) => done(new Error(`server child exited (code ${code}) before '${type}'`));
-    function done(err?: Error, m?: Extract<FromChild, { type: T }>) {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    }
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
 async function startServer(spec: ChildSpec, o: Options): Promise<Server> {
-  const child = fork(SELF, ['--child', JSON.stringify(spec)], {
-    // Our server's pino logs go nowhere; errors still reach the terminal.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: process.execArgv,
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const ready = await nextMessage(child, 'ready', 180_000);
-  if (o.pin) pin(child.pid!, 1);
-  return { target: spec.target, child, port: ready.port, token: ready.token };
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => s.child.once('exit', () => resolve()));
-  s.child.send({ type: 'stop' } satisfies ToChild);
-  const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function ask<T extends FromChild['type']>(s: Server, msg: ToChild, answer: T, timeoutMs = 60_000) {
-  const p = nextMessage(s.child, answer, timeoutMs);
-  s.child.send(msg);
-  return p;
-}
-
-interface Load {
-  requests: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-async function generateLoad(s: Server, o: Options, seconds: number): Promise<Load> {
-  const { default: autocannon } = await import('autocannon');
-  const latencies: number[] = [];
-  const headers: Record<string, string> = s.token ? { authorization: `Bearer ${s.token}` } : {};
-  const result = await new Promise<import('autocannon').Result>((resolve, reject) => {
-    const inst = autocannon(
-      {
-        url: `http://127.0.0.1:${s.port}${ROUTE}`,
-        connections: o.connections,
-        pipelining: o.pipelining,
-        duration: seconds,
-        timeout: 10,
-        headers,
-        renderProgressBar: false,
-        renderResultsTable: false,
-        renderLatencyTable: false,
-      },
-      (err, r) => (err ? reject(err) : resolve(r)),
-    );
-    // autocannon's own histogram has 1 ms resolution; keep every response time (ms, float) instead.
-    inst.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-      if (status >= 200 && status < 300) latencies.push(ms);
-    });
-  });
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN);
-  const requests = result.requests.total;
-  return {
-    requests,
-    seconds: result.duration,
-    rps: requests / result.duration,
-    p50: pct(50),
-    p99: pct(99),
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
-}
-
-/** Busy and total jiffies over all CPUs, from /proc/stat. */
-function cpuTimes(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    const idle = f[3] + (f[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Waits until the whole machine is under 20% of one core busy for 3 s in a row, or `maxS` passed. */
-async function waitQuiet(maxS: number): Promise<void> {
-  const deadline = Date.now() + maxS * 1000;
-  let quietFor = 0;
-  let prev = cpuTimes();
-  if (!prev) return;
-  let said = false;
-  while (Date.now() < deadline && quietFor < 3) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const cur = cpuTimes()!;
-    const cores = ((cur.busy - prev.busy) / Math.max(1, cur.total - prev.total)) * os.cpus().length;
-    prev = cur;
-    quietFor = cores < 0.2 ? quietFor + 1 : 0;
-    if (quietFor === 0 && !said) {
-      process.stderr.write(`waiting for a quiet machine (other load ${(cores * 100).toFixed(0)}% of a core)... `);
-      said = true;
-    }
-  }
-  if (quietFor < 3) process.stderr.write('still busy, going on... ');
+  const { server, ready } = await ServerChild.start<ToChild, FromChild>(SELF, spec, o.pin ? 1 : undefined);
+  return { target: spec.target, proc: server, port: ready.port, token: ready.token };
 }
 
 interface Measurement extends Load {
@@ -515,45 +311,46 @@ async function measure(target: Target, round: number, o: Options, dbUrl: string 
     const view = JSON.parse(body) as { username?: string; anonymous?: boolean };
     if (!view.username || view.anonymous !== false) throw new Error(`${label}: unexpected body ${body}`);
 
+    const load = (seconds: number) => generateLoad({ port: s.port, path: ROUTE, token: s.token, connections: o.connections, pipelining: o.pipelining, seconds });
     if (o.warmup > 0) {
       process.stderr.write(`warm-up ${o.warmup}s... `);
-      await generateLoad(s, o, o.warmup);
+      await load(o.warmup);
     }
-    if (o.cpuProf) await ask(s, { type: 'profile-start' }, 'ack');
-    await ask(s, { type: 'reset' }, 'ack');
+    if (o.cpuProf) await s.proc.ask({ type: 'profile-start' }, 'ack');
+    await s.proc.ask({ type: 'reset' }, 'ack');
     process.stderr.write(`measuring ${o.duration}s... `);
     const machine0 = cpuTimes();
     const self0 = process.cpuUsage();
-    const load = await generateLoad(s, o, o.duration);
+    const measured = await load(o.duration);
     const self = process.cpuUsage(self0);
     const machine1 = cpuTimes();
-    const stats = await ask(s, { type: 'stats' }, 'stats');
+    const stats = await s.proc.ask({ type: 'stats' }, 'stats');
     const serverCpuPct = (stats.cpuUs / 1000 / stats.wallMs) * 100;
-    const loadgenCpuPct = ((self.user + self.system) / 1000 / (load.seconds * 1000)) * 100;
+    const loadgenCpuPct = ((self.user + self.system) / 1000 / (measured.seconds * 1000)) * 100;
     let profile: string | undefined;
     if (o.cpuProf) {
       mkdirSync(o.cpuProf, { recursive: true });
       const file = path.join(o.cpuProf, `${target}${target === 'ours' ? `-${o.db}` : ''}-r${round}.cpuprofile`);
-      profile = (await ask(s, { type: 'profile-stop', file }, 'profile')).file;
+      profile = (await s.proc.ask({ type: 'profile-stop', file }, 'profile')).file;
     }
     process.stderr.write('done\n');
     return {
       target,
       round,
-      ...load,
+      ...measured,
       bodyBytes: Buffer.byteLength(body),
       serverCpuPct,
-      serverCpuUsPerReq: stats.cpuUs / Math.max(1, load.requests),
+      serverCpuUsPerReq: stats.cpuUs / Math.max(1, measured.requests),
       loadgenCpuPct,
       otherCpuPct: machine0 && machine1
         ? Math.max(0, ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * os.cpus().length * 100 - serverCpuPct - loadgenCpuPct)
         : NaN,
-      queriesPerReq: target === 'ours' && o.countQueries ? stats.queries / Math.max(1, load.requests) : undefined,
+      queriesPerReq: target === 'ours' && o.countQueries ? stats.queries / Math.max(1, measured.requests) : undefined,
       byQuery: target === 'ours' && o.countQueries ? stats.byQuery : undefined,
       profile,
     };
   } finally {
-    await stopServer(s);
+    await s.proc.stop();
   }
 }
 
@@ -611,13 +408,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
-}
-
 function report(o: Options, ms: Measurement[]): { text: string; ratio?: number } {
-  const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   const header = ['target', 'round', 'req/s', 'p50 ms', 'p99 ms', 'body B', 'non2xx/err', 'srv CPU%', 'srv µs/req', 'gen CPU%', 'other CPU%', 'queries/req'];
   const rows = [header];
   for (const m of ms) {
@@ -673,9 +464,8 @@ function report(o: Options, ms: Measurement[]): { text: string; ratio?: number }
 }
 
 function machineNotes(o: Options): string {
-  const cpus = os.cpus();
   return [
-    `node ${process.version}, ${cpus.length} CPU(s): ${cpus[0]?.model ?? '?'}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    machineLine(),
     `${o.connections} connections, pipelining ${o.pipelining}, warm-up ${o.warmup}s, measured ${o.duration}s per target, ${o.rounds} round(s)`,
     o.pin ? 'pinned: load generator on CPU 0, server on CPU 1' + (o.db === 'postgres' ? ' (Postgres backends unpinned, they share both CPUs)' : '') : 'not pinned',
     `token scopes: ${o.scope}; user in ${o.orgs} organization(s); server LOG_LEVEL ${o.logLevel}`,
@@ -685,88 +475,19 @@ function machineNotes(o: Options): string {
 // --- Main ---------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  const childAt = process.argv.indexOf('--child');
-  if (childAt >= 0) {
-    await runChild(JSON.parse(process.argv[childAt + 1]) as ChildSpec);
+  const spec = childSpec<ChildSpec>();
+  if (spec) {
+    await runChild(spec);
     return -1; // keep running; the parent stops us
   }
+  const opts = parseCommandLine(parseOptions, USAGE);
+  if (typeof opts === 'number') return opts;
+  if (opts.pin) opts.pin = pinSelf();
 
-  let o: Options | 'help';
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (o === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = o;
-
-  if (opts.pin) {
-    if (os.cpus().length < 2) opts.pin = false;
-    else {
-      try {
-        pin(process.pid, 0);
-      } catch {
-        console.error('taskset is not available: running unpinned');
-        opts.pin = false;
-      }
-    }
-  }
-
-  let scratch: { admin: string; name: string } | undefined;
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () =>
-    (cleaning ??= (async () => {
-      for (const c of children) c.kill('SIGKILL');
-      if (scratch) {
-        const { default: pg } = await import('pg');
-        const c = new pg.Client({ connectionString: scratch.admin });
-        try {
-          await c.connect();
-          await c.query(`drop database if exists ${scratch.name} with (force)`);
-        } catch (err) {
-          console.error(`could not drop scratch database ${scratch.name}: ${(err as Error).message}`);
-        } finally {
-          await c.end().catch(() => {});
-        }
-      }
-    })());
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      console.error(`\n${sig}: stopping`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
   // Hard stop: nothing here may run longer than the work it was asked for plus generous start-up.
-  const budgetS = opts.rounds * opts.targets.length * (opts.warmup + opts.duration + 200) + 60;
-  const watchdog = setTimeout(() => {
-    console.error(`benchmark exceeded its ${budgetS} s budget: stopping`);
-    void cleanup().finally(() => process.exit(1));
-  }, budgetS * 1000);
-  watchdog.unref();
-
+  const run = new Run(opts.rounds * opts.targets.length * (opts.warmup + opts.duration + 200) + 60);
   try {
-    let dbUrl: string | undefined;
-    if (opts.db === 'postgres' && opts.targets.includes('ours')) {
-      const { default: pg } = await import('pg');
-      const name = `bench_${randomBytes(6).toString('hex')}`;
-      const c = new pg.Client({ connectionString: opts.databaseUrl });
-      await c.connect();
-      try {
-        await c.query(`create database ${name}`);
-      } finally {
-        await c.end();
-      }
-      scratch = { admin: opts.databaseUrl, name };
-      const u = new URL(opts.databaseUrl);
-      u.pathname = `/${name}`;
-      dbUrl = u.toString();
-      process.stderr.write(`scratch database ${name} created on ${u.host}\n`);
-    }
-
+    const dbUrl = opts.db === 'postgres' && opts.targets.includes('ours') ? await run.createScratchDatabase(opts.databaseUrl) : undefined;
     console.log(machineNotes(opts));
     const ms: Measurement[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
@@ -787,18 +508,8 @@ async function main(): Promise<number> {
     console.error(`\n${(err as Error).stack ?? err}`);
     return 1;
   } finally {
-    await cleanup();
-    if (scratch) process.stderr.write(`scratch database ${scratch.name} dropped\n`);
+    await run.cleanup();
   }
 }
 
-main().then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (err: Error) => {
-    console.error(err);
-    for (const c of children) c.kill('SIGKILL');
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -8,13 +8,13 @@ import * as globalmessages from './globalmessages.js';
 import { notImplementedRoutes } from './not-implemented.js';
 import * as permission from './permission.js';
 import * as search from './search.js';
-import * as robot from './robot.js';
+import * as robot from './robot/index.js';
 import * as repository from './repository.js';
 import * as repotoken from './repotoken.js';
 import * as starred from './starred.js';
 import * as prototype from './prototype.js';
 import * as team from './team.js';
-import * as organization from './organization.js';
+import * as organization from './organization/index.js';
 import * as user from './user.js';
 
 /** The guide operations this server serves; everything else in GUIDE_OPERATIONS answers 501. */

@@ -319,13 +319,13 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
       const user = req.auth.user;
       const ns = namespaceName ? await findNamespaceByName(app.db, namespaceName) : undefined;
       const org = ns?.organization ? ns : undefined;
-      let robotOwnerId: number | null = null;
+      let robotOwner: { id: number; username: string } | null = null;
       const teams: MatchingEntityT[] = [];
       const orgs: MatchingEntityT[] = [];
       if (org) {
         // Members of the org see its robots, and on request its teams and the org itself.
         if (await effectiveOrgRole(app.db, req.auth, org)) {
-          robotOwnerId = org.id;
+          robotOwner = org;
           if (req.query.includeTeams) {
             for (const t of await matchingOrgTeams(app.db, org.id, prefix, ENTITY_LIMIT)) {
               teams.push({ name: t.name, kind: 'team', is_org_member: true, avatar: avatar(t.name, null, 'team') });
@@ -337,9 +337,9 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       } else if (user && ns && ns.id === user.id && userRoleAtLeast(req.auth.scopes, 'admin')) {
         // The caller's own namespace: their robots, with user:admin (as getUserRobots).
-        robotOwnerId = user.id;
+        robotOwner = user;
       }
-      const users = await matchingUsers(app.db, { prefix, exactOnly: !partialAutocomplete, robotOwnerId, orgId: org?.id ?? null, limit: ENTITY_LIMIT });
+      const users = await matchingUsers(app.db, { prefix, exactOnly: !partialAutocomplete, robotOwner, orgId: org?.id ?? null, limit: ENTITY_LIMIT });
       const userResults = users.map((u): MatchingEntityT => {
         const view: MatchingEntityT = { name: u.username, kind: 'user', is_robot: u.robot, avatar: avatar(u.username, u.email, u.robot ? 'robot' : 'user') };
         // Quay reports true for everyone; here it says whether the user is in a team of the org.

@@ -36,7 +36,12 @@ export async function insertOrganization(trx: Trx, o: { name: string; email: str
   return org;
 }
 
-export async function updateOrganization(db: Db, id: number, patch: { email?: string; verified?: boolean; tag_expiration_s?: number }): Promise<Namespace> {
+/** What changeOrganizationDetails may change on the org's row. */
+export type OrganizationPatch = Partial<
+  Pick<Namespace, 'email' | 'verified' | 'tag_expiration_s' | 'invoice_email' | 'invoice_email_address'>
+>;
+
+export async function updateOrganization(db: Db, id: number, patch: OrganizationPatch): Promise<Namespace> {
   return db.updateTable('namespace').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
 
@@ -135,6 +140,21 @@ export async function listDirectGrants(db: Db, orgId: number, userId?: number): 
   return q.orderBy('u.username').orderBy('r.name').execute();
 }
 
+/** The distinct non-robot users in the organization's admin teams, by name. */
+export async function orgAdminUsers(db: Db, orgId: number): Promise<{ id: number; username: string }[]> {
+  return db
+    .selectFrom('team_member as tm')
+    .innerJoin('team as t', 't.id', 'tm.team_id')
+    .innerJoin('namespace as u', 'u.id', 'tm.user_id')
+    .select(['u.id', 'u.username'])
+    .distinct()
+    .where('t.organization_id', '=', orgId)
+    .where('t.role', '=', 'admin')
+    .where('u.robot', '=', false)
+    .orderBy('u.username')
+    .execute();
+}
+
 /**
  * Removes the user from every team of the org and deletes their direct grants on its repositories,
  * unless they are the org's only admin (Quay counts distinct non-robot users in admin teams).
@@ -143,16 +163,7 @@ export async function listDirectGrants(db: Db, orgId: number, userId?: number): 
  */
 export async function removeOrganizationMember(trx: Trx, orgId: number, userId: number): Promise<boolean> {
   await sql`select id from namespace where id = ${orgId} for update`.execute(trx);
-  const admins = await trx
-    .selectFrom('team_member as tm')
-    .innerJoin('team as t', 't.id', 'tm.team_id')
-    .innerJoin('namespace as u', 'u.id', 'tm.user_id')
-    .select('u.id')
-    .distinct()
-    .where('t.organization_id', '=', orgId)
-    .where('t.role', '=', 'admin')
-    .where('u.robot', '=', false)
-    .execute();
+  const admins = await orgAdminUsers(trx, orgId);
   if (admins.length === 1 && admins[0].id === userId) return false;
   await trx
     .deleteFrom('repository_permission')

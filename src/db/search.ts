@@ -1,7 +1,7 @@
 // Search queries (part2 §8): repositories, namespaces, teams, robots and users matched by name.
 // Every function is one query whatever the number of results (no per-result lookups); visibility
 // is the SQL predicate of src/db/visibility.ts.
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Db } from './index.js';
 import type { RepoVisibility } from './schema.js';
 import { repositoryVisibleTo } from './visibility.js';
@@ -9,6 +9,16 @@ import { repositoryVisibleTo } from './visibility.js';
 /** Escapes LIKE wildcards so user input only ever matches literally (backslash is the default escape). */
 export function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * `column ILIKE 'prefix%'`, written as `lower(column) LIKE lower('prefix') || '%'` (what ILIKE does
+ * in a UTF-8 database, so the rows are the same) because no btree index serves ILIKE, while
+ * namespace_username_lower_prefix, on lower(username) text_pattern_ops, serves this form: the
+ * pattern is a bound parameter, which PostgreSQL folds to a constant prefix when it plans.
+ */
+function startsWithCi(value: string | RawBuilder<string>, prefix: string): RawBuilder<SqlBool> {
+  return sql<SqlBool>`lower(${typeof value === 'string' ? sql.ref(value) : value}) like lower(${likeEscape(prefix)}) || '%'`;
 }
 
 export interface RepoSearchRow {
@@ -95,7 +105,7 @@ export async function searchNamespaces(db: Db, viewerId: number | null, prefix: 
   return db
     .selectFrom('namespace as n')
     .select(['n.id', 'n.username', 'n.email', 'n.organization', 'n.robot'])
-    .where('n.username', 'ilike', `${likeEscape(prefix)}%`)
+    .where(startsWithCi('n.username', prefix))
     .where('n.robot', '=', false)
     .where((eb) =>
       eb.exists(
@@ -163,19 +173,18 @@ export async function searchAdminedTeams(db: Db, userId: number, prefix: string,
  */
 export async function searchRobots(db: Db, userId: number, prefix: string, o: { own: boolean; admined: boolean; limit: number }): Promise<EntityRow[]> {
   if (!o.own && !o.admined) return [];
+  // One owner set, so that PostgreSQL probes the robot_owner_id index once per owner (an OR of
+  // "= user" and "in (orgs)" made it walk every namespace in username order instead).
+  const self = db.selectNoFrom(sql<number>`${userId}::int`.as('organization_id'));
+  const owners = o.own && o.admined ? self.union(adminedOrgIds(db, userId)) : o.own ? self : adminedOrgIds(db, userId);
   return db
     .selectFrom('namespace as r')
-    .innerJoin('namespace as owner', 'owner.id', 'r.robot_owner_id')
     .select(['r.id', 'r.username', 'r.email', 'r.organization', 'r.robot'])
     .where('r.robot', '=', true)
-    .where((eb) => {
-      const owners = [];
-      if (o.own) owners.push(eb('r.robot_owner_id', '=', userId));
-      if (o.admined) owners.push(eb('r.robot_owner_id', 'in', adminedOrgIds(db, userId)));
-      return eb.or(owners);
-    })
-    // The short name is what follows `owner+`.
-    .where(sql`substr(r.username, length(owner.username) + 2)`, 'ilike', `${likeEscape(prefix)}%`)
+    .where('r.robot_owner_id', 'in', owners)
+    // The short name is what follows `owner+`; owner names never contain `+`, so no join to the
+    // owner is needed to find where it starts.
+    .where(startsWithCi(sql<string>`substr(r.username, strpos(r.username, '+') + 1)`, prefix))
     .orderBy('r.username')
     .limit(o.limit)
     .execute();
@@ -200,17 +209,16 @@ export interface MatchingUserRow extends EntityRow {
 
 /**
  * Entity autocomplete: users named `prefix…` (or exactly `prefix` with `exactOnly`), plus robots of
- * `robotOwnerId` whose short name starts with `prefix`. The exact username match comes first, so a
+ * `robotOwner` whose short name starts with `prefix`. The exact username match comes first, so a
  * limit never cuts it off; then robots, then users by name.
  */
 export async function matchingUsers(
   db: Db,
-  o: { prefix: string; exactOnly: boolean; robotOwnerId: number | null; orgId: number | null; limit: number },
+  o: { prefix: string; exactOnly: boolean; robotOwner: { id: number; username: string } | null; orgId: number | null; limit: number },
 ): Promise<MatchingUserRow[]> {
-  const pattern = `${likeEscape(o.prefix)}%`;
+  const owner = o.robotOwner;
   return db
     .selectFrom('namespace as u')
-    .leftJoin('namespace as owner', 'owner.id', 'u.robot_owner_id')
     .select(['u.id', 'u.username', 'u.email', 'u.organization', 'u.robot'])
     .select((eb) =>
       o.orgId === null
@@ -226,13 +234,11 @@ export async function matchingUsers(
     )
     .where('u.organization', '=', false)
     .where((eb) => {
-      const users = eb.and([eb('u.robot', '=', false), o.exactOnly ? eb('u.username', '=', o.prefix) : eb('u.username', 'ilike', pattern)]);
-      if (o.robotOwnerId === null) return users;
-      const robots = eb.and([
-        eb('u.robot', '=', true),
-        eb('u.robot_owner_id', '=', o.robotOwnerId),
-        eb(sql`substr(u.username, length(owner.username) + 2)`, 'ilike', pattern),
-      ]);
+      const users = eb.and([eb('u.robot', '=', false), o.exactOnly ? eb('u.username', '=', o.prefix) : startsWithCi('u.username', o.prefix)]);
+      if (owner === null) return users;
+      // A robot's name is `owner+short`, so its short name starts with `prefix` exactly when its
+      // name starts with `owner+prefix`: one more range of the same index, no join to the owner.
+      const robots = eb.and([eb('u.robot', '=', true), eb('u.robot_owner_id', '=', owner.id), startsWithCi('u.username', `${owner.username}+${o.prefix}`)]);
       return eb.or([users, robots]);
     })
     .orderBy(sql`u.username = ${o.prefix}`, 'desc')

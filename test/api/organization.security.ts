@@ -26,7 +26,11 @@ async function appIn(c: Ctx): Promise<string> {
 
 export const rows: Row[] = [
   {
-    method: 'POST', route: `${ORG}/`, path: () => `${ORG}/`, body: () => ({ name: uniqueName('morg') }),
+    method: 'POST', route: `${ORG}/`, path: () => `${ORG}/`, body: () => {
+      // The fixture runs with FEATURE_MAILING (see foundation.security.ts), which requires an e-mail.
+      const name = uniqueName('morg');
+      return { name, email: `${name}@example.com` };
+    },
     expect: all(201, { anonymous: 403, robot: 403, anonymousSession: 401, repoReadOnlyToken: 403, userReadOnlyToken: 403 }),
   },
   { method: 'GET', route: `${ORG}/:orgname`, path: (c) => `${ORG}/${c.org.username}`, expect: all(200) },

@@ -252,7 +252,7 @@ describe('PUT /api/v1/organization/{orgname} (changeOrganizationDetails)', () =>
     const res = await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { email, tag_expiration_s: 86400, invoice_email: true } });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ name: org.username, email, is_admin: true, tag_expiration_s: 86400, ordered_teams: ['owners'] });
+    expect(body).toMatchObject({ name: org.username, email, is_admin: true, tag_expiration_s: 86400, invoice_email: true, ordered_teams: ['owners'] });
     expect(body.avatar.hash).toBe(sha256Hex(email));
     expect(await namespaceRow(org.username)).toMatchObject({ email, tag_expiration_s: 86400 });
     const emailLog = (await auditRows(t, 'org_change_email')).filter((r) => r.account_id === org.id);
@@ -297,6 +297,69 @@ describe('PUT /api/v1/organization/{orgname} (changeOrganizationDetails)', () =>
     expectApiError(await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: await full(member), payload: { tag_expiration_s: 0 } }), 403, 'insufficient_scope');
     expect((await namespaceRow(org.username))!.tag_expiration_s).toBe(1209600);
     expectApiError(await t.inject({ method: 'PUT', url: `/api/v1/organization/${member.username}`, headers: await full(member), payload: { tag_expiration_s: 0 } }), 404, 'not_found');
+  });
+
+  it('stores the invoicing settings, shows them to admins only, and logs org_change_invoicing as Quay does', async () => {
+    const { admin, org, h } = await orgWithAdmin();
+    const member = await makeUser(t);
+    await makeTeam(t, org, 'member', [member]);
+    const invoicing = async () => (await auditRows(t, 'org_change_invoicing')).filter((r) => r.account_id === org.id).map((r) => r.metadata);
+    const address = `${uniqueName('billing')}@corp.example`;
+    const res = await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { invoice_email: true, invoice_email_address: address } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ invoice_email: true, invoice_email_address: address });
+    expect(await namespaceRow(org.username)).toMatchObject({ invoice_email: true, invoice_email_address: address });
+    expect(await invoicing()).toEqual([
+      { invoice_email: true, namespace: org.username, ...viaToken(admin) },
+      { invoice_email_address: address, namespace: org.username, ...viaToken(admin) },
+    ]);
+    const adminView = (await t.inject({ url: `/api/v1/organization/${org.username}`, headers: h })).json();
+    expect(adminView).toMatchObject({ invoice_email: true, invoice_email_address: address });
+    const memberView = (await t.inject({ url: `/api/v1/organization/${org.username}`, headers: await full(member) })).json();
+    expect(memberView).not.toHaveProperty('invoice_email');
+    expect(memberView).not.toHaveProperty('invoice_email_address');
+
+    // invoice_email is logged whenever it is sent; the address only when it changes.
+    await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { invoice_email: true, invoice_email_address: address } });
+    expect((await invoicing()).length).toBe(3);
+    expect((await invoicing())[2]).toMatchObject({ invoice_email: true });
+  });
+
+  it('stores an empty invoice address as null, logging the value as sent', async () => {
+    const { org, h } = await orgWithAdmin();
+    const invoicing = async () => (await auditRows(t, 'org_change_invoicing')).filter((r) => r.account_id === org.id).map((r) => r.metadata);
+    const put = (payload: Record<string, unknown>) => t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload });
+    // Already null: neither "" nor null is a change.
+    expect((await put({ invoice_email_address: '' })).json().invoice_email_address).toBeNull();
+    expect((await put({ invoice_email_address: null })).statusCode).toBe(200);
+    expect(await invoicing()).toEqual([]);
+    await put({ invoice_email_address: 'a@corp.example' });
+    const res = await put({ invoice_email_address: '' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ invoice_email: false, invoice_email_address: null });
+    expect(await namespaceRow(org.username)).toMatchObject({ invoice_email: false, invoice_email_address: null });
+    expect((await invoicing()).map((m) => m.invoice_email_address)).toEqual(['a@corp.example', '']);
+  });
+
+  it('changes no invoicing setting when the request is refused', async () => {
+    const { org, h } = await orgWithAdmin();
+    const other = await makeUser(t);
+    const res = await t.inject({
+      method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h,
+      payload: { invoice_email: true, invoice_email_address: 'x@corp.example', email: other.email },
+    });
+    expectApiError(res, 400, 'invalid_request', 'E-mail address already used');
+    expect(await namespaceRow(org.username)).toMatchObject({ invoice_email: false, invoice_email_address: null });
+    expect((await auditRows(t, 'org_change_invoicing')).filter((r) => r.account_id === org.id)).toEqual([]);
+  });
+
+  it('answers a body over 1 MiB with Fastify\'s 413 as an ApiError, changing nothing', async () => {
+    const { org, h } = await orgWithAdmin();
+    const big = JSON.stringify({ invoice_email_address: 'x'.repeat(1024 * 1024) });
+    const res = await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: { ...h, 'content-type': 'application/json' }, payload: big });
+    expectApiError(res, 413, 'invalid_request', 'Request body is too large');
+    expect(res.json().status).toBe(413);
+    expect(await namespaceRow(org.username)).toMatchObject({ invoice_email_address: null });
   });
 });
 

@@ -169,6 +169,17 @@ describe('user robots', () => {
     expect(ok.statusCode).toBe(201);
   });
 
+  it('answers other oversized robot requests with Fastify\'s 413 as an ApiError: only creation follows max_json_size', async () => {
+    const short = uniqueName('bot');
+    await put(`/api/v1/user/robots/${short}`, aliceFull);
+    const before = (await robotRow(`${alice.username}+${short}`))!.token_enc;
+    const big = JSON.stringify({ blob: 'x'.repeat(1024 * 1024) });
+    const res = await t.inject({ method: 'POST', url: `/api/v1/user/robots/${short}/regenerate`, headers: { ...aliceFull, 'content-type': 'application/json' }, payload: big });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ status: 413, error_type: 'invalid_request', title: 'invalid_request', detail: 'Request body is too large' });
+    expect((await robotRow(`${alice.username}+${short}`))!.token_enc).toBe(before);
+  });
+
   it('gets a robot with its token and metadata; an unknown one is a 400 data error', async () => {
     const short = uniqueName('bot');
     const created = (await put(`/api/v1/user/robots/${short}`, aliceFull, { description: 'd', unstructured_metadata: { a: 1 } })).json();
@@ -358,6 +369,15 @@ describe('organization robots', () => {
     const dup = await put(`${base()}/${short}`, aliceFull);
     expect(dup.statusCode).toBe(400);
     expect(dup.json()).toEqual({ message: `Existing robot with name: ${org.username}+${short}` });
+  });
+
+  it('refuses org robot bodies over 1 MiB with 400 invalid_request, as for user robots', async () => {
+    const short = uniqueName('bot');
+    const big = JSON.stringify({ unstructured_metadata: { blob: 'x'.repeat(1024 * 1024) } });
+    const res = await t.inject({ method: 'PUT', url: `${base()}/${short}`, headers: { ...aliceFull, 'content-type': 'application/json' }, payload: big });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ status: 400, error_type: 'invalid_request', detail: 'The request body exceeds the maximum size of 1048576 bytes' });
+    expect(await robotRow(`${org.username}+${short}`)).toBeUndefined();
   });
 
   it('refuses non-admins (member, creator, outsider) with 403 and writes nothing', async () => {

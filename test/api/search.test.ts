@@ -215,6 +215,30 @@ describe('conductSearch', () => {
     for (const r of res) expect(r.score).toBeLessThanOrEqual(r.kind === 'repository' ? 4 : r.kind === 'team' ? 2 : 1);
   });
 
+  it('matches namespace, robot and team names case-insensitively', async () => {
+    const kinds = async (query: string) => ((await find(query, H.alice)).json().results as { kind: string; name: string }[]).map((r) => `${r.kind}:${r.name}`).sort();
+    const lower = await kinds(s);
+    expect(lower).toEqual(expect.arrayContaining([`organization:${sorg.username}`, `robot:${sorg.username}+${s}bot`, `robot:${alice.username}+${s}own`, `team:${s}mine`]));
+    const mixed = s.slice(0, 1).toUpperCase() + s.slice(1, 3) + s.slice(3).toUpperCase();
+    expect(await kinds(mixed)).toEqual(lower);
+  });
+
+  it('treats LIKE wildcards in the query literally for namespaces and robots', async () => {
+    const q = uniqueName('wq');
+    // `_` would match the `x` of the second name, and `%` anything, if they were wildcards.
+    const under = await makeOrg(t, [alice], `${q}a_b`);
+    await makeRepo(t, under, { name: uniqueName('r'), visibility: 'public' });
+    const other = await makeOrg(t, [alice], `${q}axb`);
+    await makeRepo(t, other, { name: uniqueName('r'), visibility: 'public' });
+    await makeRobot(t, alice, `${q}_bot`);
+    await makeRobot(t, alice, `${q}xbot`);
+    const kinds = async (query: string) => ((await find(query, H.alice)).json().results as { kind: string; name: string }[]).map((r) => `${r.kind}:${r.name}`);
+    expect(await kinds(`${q}a_`)).toEqual([`organization:${under.username}`]);
+    expect(await kinds(`${q}_`)).toEqual([`robot:${alice.username}+${q}_bot`]);
+    expect(await kinds(`${q}%`)).toEqual([]);
+    expect(await kinds(`${q}\\`)).toEqual([]);
+  });
+
   it('shows outsiders no teams, robots or private namespaces, and caps by scopes', async () => {
     const bobRes = (await find(s, H.bob)).json().results as { kind: string }[];
     expect(bobRes.map((r) => r.kind).sort()).toEqual(['organization', 'repository']);
@@ -256,6 +280,20 @@ describe('getMatchingEntities', () => {
 
   it('normalizes the prefix: lower case, no spaces', async () => {
     expect(resultNames(await entities(` ${e.toUpperCase()}MEM ber`))).toEqual([member.username]);
+  });
+
+  it('treats LIKE wildcards in the prefix literally, for users and for robots of an owner whose name has one', async () => {
+    const q = uniqueName('wc');
+    const under = await makeUser(t, { username: `${q}_u` });
+    await makeUser(t, { username: `${q}xu` });
+    expect(resultNames(await entities(`${q}_`))).toEqual([under.username]);
+    expect(resultNames(await entities(`${q}%`))).toEqual([]);
+    const worg = await makeOrg(t, [alice], `${q}_org`);
+    await makeRobot(t, worg, `${q}_r`);
+    await makeRobot(t, worg, `${q}xr`);
+    // Robots first, then users; the org itself is never a user.
+    expect(resultNames(await entities(`${q}_`, `?namespace=${worg.username}`, H.alice))).toEqual([`${worg.username}+${q}_r`, under.username]);
+    expect(resultNames(await entities(`${q}x`, `?namespace=${worg.username}`, H.alice))).toEqual([`${worg.username}+${q}xr`, `${q}xu`]);
   });
 
   it('adds the org’s robots, teams (includeTeams) and the org itself (includeOrgs) for its members', async () => {
