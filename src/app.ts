@@ -20,6 +20,7 @@ import { migrateToLatest, openDatabase, type Database, type DB } from './db/inde
 import { installErrorHandlers } from './lib/error-handler.js';
 import { loggerOptions } from './lib/logger.js';
 import { zodValidatorCompiler } from './lib/validation.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
 import { registerOpenApi } from './openapi.js';
 import { webRoutes } from './web/index.js';
 
@@ -34,6 +35,8 @@ declare module 'fastify' {
     baseUrl: string;
     /** Per-process cache of validated tokens and organization lists (src/auth/cache.ts). */
     authCache: AuthCache<TokenLookup, UserOrganization[]>;
+    /** SMTP delivery; undefined unless FEATURE_MAILING is on. */
+    mailer: Mailer | undefined;
   }
 }
 
@@ -67,6 +70,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('config', config);
   app.decorate('baseUrl', appUrl(config));
   app.decorate('secrets', new SecretBox(config.DATABASE_SECRET_KEY));
+  const mailer = createMailer(config);
+  app.decorate('mailer', mailer);
+  if (mailer) app.addHook('onClose', async () => mailer.close());
   app.decorate('authCache', new AuthCache<TokenLookup, UserOrganization[]>(config.AUTH_CACHE_SECONDS));
   app.decorate('sessionSettings', {
     secure: config.PREFERRED_URL_SCHEME === 'https',

@@ -108,8 +108,31 @@ export const ConfigSchema = z
       }),
     /** Refuse to create robot accounts. */
     ROBOTS_DISALLOW: bool(false),
-    // No mail server is configured yet, so MAILING is off: new users are verified at once.
+    /**
+     * Mail: sign-up confirmation, password recovery and team invitations by e-mail, sent through
+     * MAIL_SERVER. Off (the default), new users are verified at once and team members are added
+     * directly.
+     */
     FEATURE_MAILING: bool(false),
+    /** With MAILING: adding a user who is in no team of the organization sends an invite instead. */
+    FEATURE_REQUIRE_TEAM_INVITE: bool(true),
+    MAIL_SERVER: z.string().min(1).optional(),
+    MAIL_PORT: z.coerce.number().int().min(1).max(65535).default(587),
+    /** STARTTLS when the server offers it; required when true. */
+    MAIL_USE_TLS: bool(true),
+    MAIL_USE_AUTH: bool(false),
+    MAIL_USERNAME: z.string().optional(),
+    MAIL_PASSWORD: z.string().optional(),
+    /** Repository state changes (NORMAL, READ_ONLY, MIRROR): changeRepoState exists only when true. */
+    FEATURE_REPO_MIRROR: bool(false),
+  })
+  .superRefine((c, ctx) => {
+    if (c.FEATURE_MAILING && !c.MAIL_SERVER) {
+      ctx.addIssue({ code: 'custom', path: ['MAIL_SERVER'], message: 'required when FEATURE_MAILING is true' });
+    }
+    if (c.MAIL_USE_AUTH && !(c.MAIL_USERNAME && c.MAIL_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: ['MAIL_USERNAME'], message: 'MAIL_USERNAME and MAIL_PASSWORD are required when MAIL_USE_AUTH is true' });
+    }
   })
   .transform((c) => ({ ...c, SERVER_HOSTNAME: c.SERVER_HOSTNAME ?? `localhost:${c.PORT || 8080}` }));
 

@@ -1,6 +1,7 @@
-// REPOSITORY (part2 §4): list, create, view, describe, change visibility and delete repositories.
-// changeRepoState exists only with FEATURE_REPO_MIRROR, which this server does not support yet, so
-// it stays a 501 stub.
+// REPOSITORY (part2 §4): list, create, view, describe, change visibility or state, and delete
+// repositories. changeRepoState exists only with FEATURE_REPO_MIRROR, as in Quay: without it the path
+// is not registered at all (404, and absent from discovery).
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { anonymousAccess, authenticatedAccess, repoAccess } from '../auth/access.js';
@@ -8,6 +9,7 @@ import { effectiveOrgRole, effectiveRepoRole, orgRoleAtLeast, repoRoleAtLeast } 
 import type { RepoRole } from '../auth/scopes.js';
 import { maxRepoRole } from '../auth/scopes.js';
 import { isUniqueViolation } from '../db/errors.js';
+import type { Trx } from '../db/index.js';
 import { applyDefaultPermissions } from '../db/prototypes-apply.js';
 import {
   deleteRepository,
@@ -17,6 +19,7 @@ import {
   isStarred,
   listVisibleRepositories,
   setRepositoryDescription,
+  setRepositoryState,
   setRepositoryVisibility,
   type RepoKind,
   type RepoListRow,
@@ -24,10 +27,20 @@ import {
 import type { Namespace, Repository } from '../db/schema.js';
 import { insufficientScope, invalidRequest, message, notFound } from '../lib/api-error.js';
 import { logAction } from '../lib/audit.js';
+import type { LogKind } from '../lib/log-kinds.js';
 import { decodePageToken, keysetPage } from '../lib/pagination.js';
 import { firstString, quayBool } from '../lib/validation.js';
 
-export const OPERATIONS = ['listRepos', 'createRepo', 'getRepo', 'updateRepo', 'changeRepoVisibility', 'deleteRepository'] as const;
+export const OPERATIONS = [
+  'listRepos',
+  'createRepo',
+  'getRepo',
+  'updateRepo',
+  'changeRepoVisibility',
+  // Registered only with FEATURE_REPO_MIRROR; served either way, so it never gets a 501 stub.
+  'changeRepoState',
+  'deleteRepository',
+] as const;
 
 export const REPOS_PER_PAGE = 100;
 const PAGE_KIND = 'repository';
@@ -62,6 +75,10 @@ const RepoUpdate = z
 const ChangeVisibility = z
   .object({ visibility: Visibility.describe('Visibility which the repository will start with') })
   .meta({ id: 'ChangeVisibility', description: 'Change the visibility for the repository.' });
+
+const ChangeRepoState = z
+  .object({ state: z.enum(['NORMAL', 'READ_ONLY', 'MIRROR']).describe('Determines whether pushes are allowed.') })
+  .meta({ id: 'ChangeRepoState', description: 'Change the state of the repository.' });
 
 export const RepoParams = z.object({ namespace: z.string(), repository: z.string() });
 
@@ -289,6 +306,27 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
     };
   }
 
+  /**
+   * Applies `change` to the repository in the path and logs `kind` with `{repo, namespace,
+   * ...metadata}` in the same transaction; 404 for a missing repository (only callers who
+   * administer its namespace get this far).
+   */
+  async function changeRepository(
+    target: FastifyRequest['target'],
+    auth: FastifyRequest['auth'],
+    kind: LogKind,
+    metadata: Record<string, unknown>,
+    change: (trx: Trx, repositoryId: number) => Promise<void>,
+  ) {
+    const { repository: repo, namespace: ns } = target;
+    if (!repo || !ns) throw notFound();
+    await app.db.transaction().execute(async (trx) => {
+      await change(trx, repo.id);
+      await logAction(trx, auth, kind, { accountId: ns.id, repositoryId: repo.id }, { repo: repo.name, namespace: ns.username, ...metadata });
+    });
+    return { success: true };
+  }
+
   app.put(
     '/repository/:namespace/:repository',
     {
@@ -303,18 +341,8 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const { repository: repo, namespace: ns } = req.target;
-      if (!repo || !ns) throw notFound();
       const { description } = req.body;
-      await app.db.transaction().execute(async (trx) => {
-        await setRepositoryDescription(trx, repo.id, description);
-        await logAction(trx, req.auth, 'set_repo_description', { accountId: ns.id, repositoryId: repo.id }, {
-          repo: repo.name,
-          namespace: ns.username,
-          description,
-        });
-      });
-      return { success: true };
+      return changeRepository(req.target, req.auth, 'set_repo_description', { description }, (trx, id) => setRepositoryDescription(trx, id, description));
     },
   );
 
@@ -333,21 +361,36 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const { repository: repo, namespace: ns } = req.target;
-      // Quay answers 200 null for a missing repository; 404 is the documented improvement.
-      if (!repo || !ns) throw notFound();
+      // Quay answers 200 null for a missing repository; the 404 of changeRepository is the documented improvement.
       const { visibility } = req.body;
-      await app.db.transaction().execute(async (trx) => {
-        await setRepositoryVisibility(trx, repo.id, visibility);
-        await logAction(trx, req.auth, 'change_repo_visibility', { accountId: ns.id, repositoryId: repo.id }, {
-          repo: repo.name,
-          namespace: ns.username,
-          visibility,
-        });
-      });
-      return { success: true };
+      return changeRepository(req.target, req.auth, 'change_repo_visibility', { visibility }, (trx, id) => setRepositoryVisibility(trx, id, visibility));
     },
   );
+
+  if (app.config.FEATURE_REPO_MIRROR) {
+    app.put(
+      '/repository/:namespace/:repository/changestate',
+      {
+        config: { access: repoAccess('admin') },
+        schema: {
+          operationId: 'changeRepoState',
+          tags: ['repository'],
+          description: 'Change the state of a repository.',
+          params: RepoParams,
+          // The enum is checked here, before the handler, as Quay's schema does: an unknown state is
+          // a 400 invalid_request, so Quay's own `{"detail": "… is not a valid Repository state."}`
+          // and "Unknown Repository State" answers (MIRROR without FEATURE_REPO_MIRROR) are never
+          // reached there either (quay/quay:endpoints/api/repository.py RepositoryStateResource).
+          body: ChangeRepoState,
+          response: { 200: Success },
+        },
+      },
+      async (req) => {
+        const { state } = req.body;
+        return changeRepository(req.target, req.auth, 'change_repo_state', { state_changed: state }, (trx, id) => setRepositoryState(trx, id, state));
+      },
+    );
+  }
 
   app.delete(
     '/repository/:namespace/:repository',

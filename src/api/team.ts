@@ -1,16 +1,15 @@
 // TEAM (part2 §12): an organization's teams, their members and their repository grants.
 // Teams exist only in organizations; a user namespace (which its owner "administers") answers 404.
 // Guard rails: a caller cannot demote, delete or leave their only admin team, so an organization
-// always keeps at least the caller as admin. There is no mail here, so members are added directly
-// (Quay's e-mail invites and /teaminvite exist only with FEATURE_MAILING).
-import type { FastifyRequest } from 'fastify';
+// always keeps at least the caller as admin. With FEATURE_MAILING (and FEATURE_REQUIRE_TEAM_INVITE)
+// a user who is in no team of the organization is invited by mail instead of added; the e-mail
+// invites and /teaminvite live in team-invites.ts.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { authenticatedAccess, orgAccess, type AccessRule } from '../auth/access.js';
 import { effectiveOrgRole } from '../auth/permissions.js';
 import { capOrgRole } from '../auth/scopes.js';
 import { isUniqueViolation } from '../db/errors.js';
-import type { Namespace } from '../db/schema.js';
 import {
   addTeamMember,
   adminTeamNames,
@@ -24,17 +23,20 @@ import {
   listTeamInvites,
   listTeamMembers,
   listTeamRepoPermissions,
+  orgMemberIds,
   removeTeamMember,
   updateTeam,
   type Team,
-  type TeamInvite,
 } from '../db/teams.js';
 import { findNamespaceByName } from '../db/users.js';
 import { invalidRequest, message, notFound } from '../lib/api-error.js';
 import { logAction } from '../lib/audit.js';
 import { avatar } from '../lib/avatar.js';
 import { quayBool } from '../lib/validation.js';
+import { sendTeamInvite } from '../services/team-invites.js';
 import { NAMESPACE_RE } from '../services/accounts.js';
+import { teamInviteRoutes } from './team-invites.js';
+import { EmailInviteView, MemberView, inviteView, memberView, orgOf } from './team-views.js';
 import { AvatarView } from './user-view.js';
 
 export const OPERATIONS = [
@@ -71,15 +73,6 @@ const TeamView = z.object({
   new_team: z.boolean(),
 });
 
-const MemberView = z.object({
-  name: z.string(),
-  kind: z.literal('user'),
-  is_robot: z.boolean(),
-  avatar: AvatarView,
-  invited: z.boolean(),
-});
-const EmailInviteView = z.object({ email: z.string(), kind: z.literal('invite'), avatar: AvatarView, invited: z.literal(true) });
-
 const TeamMembers = z.object({
   name: z.string(),
   members: z.array(z.union([MemberView, EmailInviteView])),
@@ -91,20 +84,6 @@ const TeamPermissions = z.object({
     z.object({ repository: z.object({ name: z.string(), is_public: z.boolean() }), role: z.enum(['read', 'write', 'admin']) }),
   ),
 });
-
-const memberView = (m: Namespace, invited = false): z.infer<typeof MemberView> => ({
-  name: m.username,
-  kind: 'user',
-  is_robot: m.robot,
-  avatar: avatar(m.username, m.email, m.robot ? 'robot' : 'user'),
-  invited,
-});
-
-function inviteView(i: TeamInvite): z.infer<typeof MemberView> | z.infer<typeof EmailInviteView> {
-  if (i.user) return memberView(i.user, true);
-  const email = i.email ?? '';
-  return { email, kind: 'invite', avatar: avatar(email, email, 'user'), invited: true };
-}
 
 /** Every endpoint returning this view is for org admins, and an org admin may view every team. */
 const teamView = (t: Team, isNew: boolean): z.infer<typeof TeamView> => ({
@@ -123,13 +102,6 @@ function teamNameProblem(name: string): string | undefined {
   }
   if (name.length < 2 || name.length > 255) return `Invalid team name ${name}: Team must be between 2 and 255 characters in length`;
   return undefined;
-}
-
-/** The organization named in the path. The access check passed, so a missing one is the caller's own user namespace. */
-function orgOf(req: FastifyRequest): Namespace {
-  const ns = req.target.namespace;
-  if (!ns || !ns.organization) throw notFound();
-  return ns;
 }
 
 /**
@@ -155,6 +127,8 @@ function viewTeamAccess(): AccessRule {
 }
 
 export const teamRoutes: FastifyPluginAsyncZod = async (app) => {
+  await app.register(teamInviteRoutes);
+
   app.put(
     '/organization/:orgname/team/:teamname',
     {
@@ -299,6 +273,12 @@ export const teamRoutes: FastifyPluginAsyncZod = async (app) => {
         throw message(400, 'Cannot add the specified robot to this team, as it is not a member of the organization');
       }
       const already = () => message(400, `User ${member.username} is already a member of team ${team.name}`);
+      if (!member.robot && app.mailer && app.config.FEATURE_REQUIRE_TEAM_INVITE) {
+        if ((await orgMemberIds(app.db, org.id, [member.id])).size === 0) {
+          await sendTeamInvite(app, req.auth, { org, team, user: member });
+          return memberView(member, true);
+        }
+      }
       try {
         await app.db.transaction().execute(async (trx) => {
           if (await isTeamMember(trx, team.id, member.id)) throw already();

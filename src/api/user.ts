@@ -5,11 +5,10 @@ import { z } from 'zod';
 import { anonymousAccess, userAccess } from '../auth/access.js';
 import { loginSession } from '../auth/session.js';
 import { deleteUserSessions, logoutSession } from '../db/sessions.js';
-import type { Namespace } from '../db/schema.js';
 import { findUserByLogin } from '../db/users.js';
 import { checkPasswordLogin, refuseLogin } from '../services/login.js';
 import { invalidRequest, message, PlainError, unauthorized } from '../lib/api-error.js';
-import { AccountError, insertAccount, prepareAccount } from '../services/accounts.js';
+import { AccountError, requestRecovery, signUp } from '../services/accounts.js';
 import { buildUserView, UserView } from './user-view.js';
 
 export const OPERATIONS = ['getLoggedInUser', 'getUserInformation'] as const;
@@ -38,6 +37,22 @@ const VerifyBody = z.object({ password: z.string().describe('The user password')
 });
 
 const Success = z.object({ success: z.boolean() });
+
+const AwaitingVerification = z
+  .object({ awaiting_verification: z.literal(true) })
+  .meta({ id: 'AwaitingVerification', description: 'The user was created; a confirmation mail was sent to the address.' });
+
+const RecoveryBody = z
+  .object({
+    email: z.string().describe("The user's email address"),
+    recaptcha_response: z.string().optional().describe('The (may be disabled) recaptcha response code for verification'),
+  })
+  .meta({ id: 'RequestRecovery', description: 'Information required to sign in a user.' });
+
+const RecoveryView = z.union([
+  z.object({ status: z.literal('sent') }),
+  z.object({ status: z.literal('org'), orgemail: z.string(), orgname: z.string().describe('The organization name, partly masked') }),
+]);
 
 export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   const { config } = app;
@@ -92,25 +107,24 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
           tags: ['user'],
           description: 'Create a new user.',
           body: NewUserBody,
-          response: { 200: UserView },
+          response: { 200: z.union([UserView, AwaitingVerification]) },
         },
       },
       async (req, reply) => {
-        const { username, password, email } = req.body;
-        let prepared;
+        const { username, password, email, invite_code: inviteCode } = req.body;
+        // Quay checks these two before anything else, in this order.
+        if (await findUserByLogin(app.db, username)) throw invalidRequest('The username already exists');
+        if (app.mailer && !email) throw invalidRequest('Email address is required');
+        let created;
         try {
-          prepared = await prepareAccount({ username, password, email });
+          created = await signUp(app, { auth: req.auth, log: req.log }, { username, password, email, inviteCode });
         } catch (err) {
           if (err instanceof AccountError) throw invalidRequest(existsMessage(err.message));
           throw err;
         }
-        let user: Namespace;
-        try {
-          user = await app.db.transaction().execute((trx) => insertAccount(trx, prepared, req.auth));
-        } catch (err) {
-          if (err instanceof AccountError) throw invalidRequest(existsMessage(err.message));
-          throw err;
-        }
+        // Not logged in until the address is confirmed (GET /confirm); no new session or CSRF token.
+        if (created.awaitingVerification) return { awaiting_verification: true as const };
+        const { user } = created;
         // Quay logs the new user in on the calling session (web-endpoints.md §3.6).
         await loginSession(req, reply, app.db, user, app.sessionSettings);
         req.auth = { ...req.auth, kind: 'session', user, scopes: null };
@@ -133,11 +147,30 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
       async (req, reply) => {
-        const v = await checkPasswordLogin(app.db, req.body.username, req.body.password, true);
+        const { username, password, invite_code: inviteCode } = req.body;
+        const v = await checkPasswordLogin(app.db, username, password, true, { inviteCode });
         if (!v.ok) refuseLogin(v);
         await loginSession(req, reply, app.db, v.user, app.sessionSettings);
         return { success: true };
       },
+    );
+  }
+
+  if (app.mailer) {
+    app.post(
+      '/recovery',
+      {
+        // Anonymous callers are the point (also with anonymous access off); CSRF as for signin.
+        config: { access: anonymousAccess({ always: true, internal: true }) },
+        schema: {
+          operationId: 'requestRecoveryEmail',
+          tags: ['user'],
+          description: 'Request a password recovery email.',
+          body: RecoveryBody,
+          response: { 200: RecoveryView },
+        },
+      },
+      async (req) => requestRecovery(app, { log: req.log }, req.body.email),
     );
   }
 

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Db, Trx } from './index.js';
-import type { Repository, RepoVisibility } from './schema.js';
+import type { Repository, RepoState, RepoVisibility } from './schema.js';
 import { repositoryVisibleTo } from './visibility.js';
 
 export type RepoKind = 'image' | 'application';
@@ -57,6 +57,11 @@ export async function setRepositoryDescription(db: Db, id: number, description: 
 
 export async function setRepositoryVisibility(db: Db, id: number, visibility: RepoVisibility): Promise<void> {
   await db.updateTable('repository').set({ visibility }).where('id', '=', id).execute();
+}
+
+/** NORMAL, READ_ONLY or MIRROR; anything but NORMAL refuses writes (part2 §1.10). */
+export async function setRepositoryState(db: Db, id: number, state: RepoState): Promise<void> {
+  await db.updateTable('repository').set({ state }).where('id', '=', id).execute();
 }
 
 /** Deletes the row; the foreign keys remove its permissions and stars with it. */

@@ -1,8 +1,8 @@
 // Users (and, for lookups, organizations and robots): plain query functions over the namespace table.
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Db } from './index.js';
-import type { Namespace, TeamRole } from './schema.js';
+import type { DB, Namespace, TeamRole } from './schema.js';
 
 export async function findNamespaceByName(db: Db, name: string): Promise<Namespace | undefined> {
   return db.selectFrom('namespace').selectAll().where('username', '=', name).executeTakeFirst();
@@ -24,6 +24,32 @@ export async function findUserByLogin(db: Db, login: string, orEmail = false): P
   q = orEmail ? q.where((eb) => eb.or([eb('username', '=', login), eb('email', '=', login)])) : q.where('username', '=', login);
   // Prefer the username match when one login string matches two rows.
   return q.orderBy(sql`username = ${login}`, 'desc').executeTakeFirst();
+}
+
+/** The user, organization or robot whose e-mail address is `email` (addresses are unique). */
+export async function findNamespaceByEmail(db: Db, email: string): Promise<Namespace | undefined> {
+  return db.selectFrom('namespace').selectAll().where('email', '=', email).executeTakeFirst();
+}
+
+export async function markUserVerified(db: Db, userId: number): Promise<Namespace> {
+  return db.updateTable('namespace').set({ verified: true }).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Removes a user who never confirmed their address (their codes go with them). */
+/**
+ * Undoes a sign-up whose confirmation mail could not be sent: the account goes, and with it the
+ * audit rows of an account that never existed for anybody (user_create).
+ */
+export async function deleteUnverifiedUser(db: Kysely<DB>, userId: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const r = await trx
+      .deleteFrom('namespace')
+      .where('id', '=', userId)
+      .where('verified', '=', false)
+      .where('organization', '=', false)
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) > 0) await trx.deleteFrom('log_entry').where('account_id', '=', userId).execute();
+  });
 }
 
 export async function countNamespaces(db: Db): Promise<number> {

@@ -4,8 +4,9 @@ import { verifyPassword } from '../auth/passwords.js';
 import { safeEqual, type SecretBox } from '../auth/crypto.js';
 import type { Db } from '../db/index.js';
 import type { Namespace } from '../db/schema.js';
-import { findUserById, findUserByLogin, recordLoginFailure, resetLoginFailures } from '../db/users.js';
+import { findUserById, findUserByLogin, markUserVerified, recordLoginFailure, resetLoginFailures } from '../db/users.js';
 import { PlainError } from '../lib/api-error.js';
+import { inviteVerifiesEmail } from './accounts.js';
 
 /** After n failures, logins are refused for 0.5·(2ⁿ−1) s after the last one (capped at an hour). */
 function backoffRemainingS(user: Namespace): number {
@@ -20,10 +21,20 @@ export type LoginVerdict =
   | { ok: true; user: Namespace }
   | { ok: false; body: Record<string, unknown>; status: number; retryAfter?: number };
 
-/** Checks a password login, recording failures for the backoff (unknown usernames are not counted). */
-export async function checkPasswordLogin(db: Db, login: string, password: string, orEmail: boolean): Promise<LoginVerdict> {
+/**
+ * Checks a password login, recording failures for the backoff (unknown usernames are not counted).
+ * `inviteCode` (signinUser's `urn:teaminvite:<code>`) verifies an unverified user's address when it
+ * is a team invite mailed to that address, before the verified check (web-endpoints.md §3.1).
+ */
+export async function checkPasswordLogin(
+  db: Db,
+  login: string,
+  password: string,
+  orEmail: boolean,
+  o: { inviteCode?: string } = {},
+): Promise<LoginVerdict> {
   const invalid = { needsEmailVerification: false, invalidCredentials: true, message: 'Invalid Username or Password' };
-  const user = await findUserByLogin(db, login, orEmail);
+  let user = await findUserByLogin(db, login, orEmail);
   if (!user) return { ok: false, status: 403, body: invalid };
   const wait = backoffRemainingS(user);
   if (wait > 0) {
@@ -37,6 +48,7 @@ export async function checkPasswordLogin(db: Db, login: string, password: string
   if (!user.enabled) {
     return { ok: false, status: 403, body: { ...invalid, message: 'This user has been disabled. Please contact your administrator.' } };
   }
+  if (!user.verified && (await inviteVerifiesEmail(db, o.inviteCode, user.email))) user = await markUserVerified(db, user.id);
   if (!user.verified) return { ok: false, status: 403, body: { needsEmailVerification: true, invalidCredentials: false, message: null } };
   return { ok: true, user };
 }

@@ -1,8 +1,10 @@
 // Routes outside the /api/v1 catalogue that real clients use: sessions, OAuth, health, docs.
 import type { FastifyInstance } from 'fastify';
 import { docsRoutes } from './docs.js';
+import { emailLinkRoutes } from './email-links.js';
 import { healthRoutes } from './health.js';
 import { initializeRoute } from './initialize.js';
+import { inviteRoutes } from './invite.js';
 import { oauthRoutes } from './oauth.js';
 import { sessionRoutes } from './session-pages.js';
 
@@ -12,4 +14,6 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
   await app.register(healthRoutes);
   await app.register(docsRoutes);
   await app.register(initializeRoute);
+  await app.register(emailLinkRoutes);
+  await app.register(inviteRoutes);
 }

@@ -24,7 +24,7 @@ ul.scopes{list-style:none;padding:0} ul.scopes li{padding:.6rem;border-bottom:1p
 .dangerous{color:#b00020;font-weight:600} .warn{background:#fff4e5;border:1px solid #f0ad4e;padding:.6rem;border-radius:4px}
 .row{display:flex;gap:.8rem} code{word-break:break-all}`;
 
-function page(reply: FastifyReply, status: number, title: string, body: string, script = ''): FastifyReply {
+export function page(reply: FastifyReply, status: number, title: string, body: string, script = ''): FastifyReply {
   return reply
     .code(status)
     .header('Content-Type', 'text/html; charset=utf-8')
@@ -114,5 +114,5 @@ export function localAppPage(reply: FastifyReply) {
 }
 
 export function messagePage(reply: FastifyReply, status: number, title: string, text: string) {
-  return page(reply, status, title, `<h1>${esc(title)}</h1><p>${esc(text)}</p>`);
+  return page(reply, status, title, `<h1>${esc(title)}</h1><p role="status">${esc(text)}</p>`);
 }

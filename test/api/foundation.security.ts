@@ -1,7 +1,11 @@
 // Security-matrix rows for the foundation's routes (users, sessions, app tokens, messages, docs).
+// Account recovery exists only with FEATURE_MAILING, so this file switches mail on for the fixture.
 import { randomUUID } from 'node:crypto';
 import { uniqueName } from '../helpers/factories.js';
+import { sharedMailbox } from '../helpers/smtp.js';
 import { all, type Ctx, type Row } from './matrix.js';
+
+export const config = (await sharedMailbox()).config();
 
 /** Anonymous writes meet the CSRF check first (403), as in Quay; robots' Basic credentials are not read. */
 const ANON_WRITE = { anonymous: 403, robot: 403 } as const;
@@ -23,8 +27,12 @@ export const rows: Row[] = [
   { method: 'GET', route: '/api/v1/user/', path: () => '/api/v1/user/', expect: all(200, { anonymous: 401, anonymousSession: 401, robot: 401, repoReadOnlyToken: 401 }) },
   { method: 'GET', route: '/api/v1/users/:username', path: (c) => `/api/v1/users/${c.alice.username}`, expect: all(200) },
   {
+    // With mail on: 200 {awaiting_verification: true}, the confirmation mail sent.
     method: 'POST', route: '/api/v1/user/', path: () => '/api/v1/user/',
-    body: () => ({ username: uniqueName('m'), password: 'password123' }),
+    body: () => {
+      const username = uniqueName('m');
+      return { username, password: 'password123', email: `${username}@example.com` };
+    },
     expect: all(200, ANON_WRITE),
   },
   {
@@ -36,6 +44,11 @@ export const rows: Row[] = [
     // Every test user shares one password, so each user:admin caller verifies their own account.
     method: 'POST', route: '/api/v1/signin/verify', path: () => '/api/v1/signin/verify', body: (c) => ({ password: c.alice.password }),
     expect: all(200, { ...ANON_WRITE, anonymousSession: 401, repoReadOnlyToken: 403, userReadOnlyToken: 403 }),
+  },
+  {
+    // Anonymous callers are the point; like signin it needs a session's CSRF token.
+    method: 'POST', route: '/api/v1/recovery', path: () => '/api/v1/recovery', body: (c) => ({ email: c.bob.email }),
+    expect: all(200, ANON_WRITE),
   },
   { method: 'POST', route: '/api/v1/signout', path: () => '/api/v1/signout', expect: all(200, ANON_WRITE) },
   {

@@ -1,6 +1,7 @@
 // The security matrix: each section file (test/api/*.security.ts) exports `rows`; one test
 // (security-matrix.test.ts) runs them all against one fixture and fails when a served /api/v1
-// route has no row.
+// route has no row. A section file may also export `config` (settings such as FEATURE_REPO_MIRROR
+// that register its feature-gated routes); the fixture app is built with all of them merged.
 //
 // The fixture: organization `org` whose owners team holds alice (org admin); carol is in a
 // `member` team of org with read on `repo`; dave is in a `creator` team; erin holds a direct admin

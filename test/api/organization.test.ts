@@ -154,7 +154,7 @@ describe('POST /api/v1/organization/ (createOrganization)', () => {
   });
 
   it('requires an e-mail when FEATURE_MAILING is on', async () => {
-    const t2 = await testApp({ FEATURE_MAILING: true });
+    const t2 = await testApp({ FEATURE_MAILING: true, MAIL_SERVER: '127.0.0.1' });
     try {
       const u = await makeUser(t2);
       const h = bearer(await tokenFor(t2, u, 'user:admin'));

@@ -45,8 +45,8 @@ describe('extended repository names through the router', () => {
     const res = await t.inject('/api/v1/repository/ns/team/app/tag/');
     expect(res.statusCode).toBe(501);
     expect(res.json().detail).toContain('listRepoTags');
-    const state = await t.inject({ method: 'PUT', url: '/api/v1/repository/ns/team/app/changestate' });
-    expect(state.json().detail).toContain('changeRepoState');
+    const mirror = await t.inject({ method: 'PUT', url: '/api/v1/repository/ns/team/app/mirror' });
+    expect(mirror.json().detail).toContain('changeRepoMirrorConfig');
     // The bare repository route gets the whole rest as the name: unknown namespace → 403/401.
     const bare = await t.inject({ method: 'GET', url: '/api/v1/repository/ns/team/app' });
     expect(bare.statusCode).toBe(401);

@@ -24,6 +24,9 @@ const READ = all(403, { anonymous: 401, anonymousSession: 401, robot: 401, repoR
 /** Writes: anonymous callers without a session (and robots, whose Basic credentials the API ignores) meet the CSRF check first. */
 const ADMIN_WRITE = (ok: number) => all(403, { anonymousSession: 401, repoAdmin: ok, orgAdmin: ok, orgAdminSession: ok });
 
+/** changeRepoState is registered only with FEATURE_REPO_MIRROR. */
+export const config = { FEATURE_REPO_MIRROR: 'true' };
+
 export const rows: Row[] = [
   { method: 'GET', route: '/api/v1/repository', path: (c) => `/api/v1/repository?namespace=${c.org.username}`, expect: all(200) },
   {
@@ -47,6 +50,12 @@ export const rows: Row[] = [
     method: 'POST', route: '/api/v1/repository/:namespace/:repository/changevisibility',
     path: async (c) => `/api/v1/repository/${await freshRepo(c)}/changevisibility`,
     body: () => ({ visibility: 'public' }),
+    expect: ADMIN_WRITE(200),
+  },
+  {
+    method: 'PUT', route: '/api/v1/repository/:namespace/:repository/changestate',
+    path: async (c) => `/api/v1/repository/${await freshRepo(c)}/changestate`,
+    body: () => ({ state: 'READ_ONLY' }),
     expect: ADMIN_WRITE(200),
   },
   {

@@ -423,6 +423,95 @@ describe('changeRepoVisibility', () => {
   });
 });
 
+describe('changeRepoState (FEATURE_REPO_MIRROR)', () => {
+  // The shared app runs with the default configuration (flag off); this one turns the flag on.
+  let m: TestApp;
+  let owner: TestUser;
+  let writer: TestUser;
+  let mirrorOrg: Namespace;
+  beforeAll(async () => {
+    m = await testApp({ FEATURE_REPO_MIRROR: 'true' });
+    [owner, writer] = [await makeUser(m), await makeUser(m)];
+    mirrorOrg = await makeOrg(m, [owner]);
+  });
+  afterAll(() => m?.close());
+
+  const stateUrl = (ns: string, name: string) => `/api/v1/repository/${ns}/${name}/changestate`;
+  const stateOf = async (id: number) => (await m.app.db.selectFrom('repository').select('state').where('id', '=', id).executeTakeFirstOrThrow()).state;
+
+  it('sets each state (200 {success}), records change_repo_state, and getRepo follows it', async () => {
+    const r = await makeRepo(m, mirrorOrg);
+    const h = bearer(await tokenFor(m, owner, FULL));
+    const view = `/api/v1/repository/${mirrorOrg.username}/${r.name}`;
+    for (const state of ['READ_ONLY', 'MIRROR', 'NORMAL'] as const) {
+      const res = await m.inject({ method: 'PUT', url: stateUrl(mirrorOrg.username, r.name), headers: h, payload: { state } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ success: true });
+      expect(await stateOf(r.id)).toBe(state);
+      // Writes are refused outside NORMAL, so can_write follows the state; can_admin does not.
+      expect((await m.inject({ url: view, headers: h })).json()).toMatchObject({ state, can_write: state === 'NORMAL', can_admin: true });
+    }
+    const logs = (await auditRows(m, 'change_repo_state')).filter((l) => l.repository_id === r.id);
+    expect(logs.map((l) => l.metadata)).toEqual(
+      ['READ_ONLY', 'MIRROR', 'NORMAL'].map((state_changed) => expect.objectContaining({ repo: r.name, namespace: mirrorOrg.username, state_changed })),
+    );
+    expect(logs[0]).toMatchObject({ account_id: mirrorOrg.id, performer_id: owner.id });
+  });
+
+  it('needs AdminRepo, validates the state, and answers 404 to namespace admins for a missing repository', async () => {
+    const r = await makeRepo(m, mirrorOrg);
+    await grant(m, r, { userId: writer.id }, 'write');
+    const url = stateUrl(mirrorOrg.username, r.name);
+    const payload = { state: 'READ_ONLY' };
+    expect((await m.inject({ method: 'PUT', url, headers: (await anonymousSession(m)).headers, payload })).statusCode).toBe(401);
+    expect((await m.inject({ method: 'PUT', url, headers: bearer(await tokenFor(m, writer, FULL)), payload })).statusCode).toBe(403);
+    // The token's scope caps the org admin at write.
+    expect((await m.inject({ method: 'PUT', url, headers: bearer(await tokenFor(m, owner, 'repo:write')), payload })).statusCode).toBe(403);
+    const h = bearer(await tokenFor(m, owner, 'repo:admin'));
+    for (const body of [{}, { state: 'ARCHIVED' }, { state: 'read_only' }, { state: 'MARKED_FOR_DELETION' }]) {
+      const res = await m.inject({ method: 'PUT', url, headers: h, payload: body });
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json().error_type).toBe('invalid_request');
+    }
+    expect(await stateOf(r.id)).toBe('NORMAL');
+    expect((await auditRows(m, 'change_repo_state')).some((l) => l.repository_id === r.id)).toBe(false);
+    const missing = await m.inject({ method: 'PUT', url: stateUrl(mirrorOrg.username, 'nope'), headers: h, payload });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error_type).toBe('not_found');
+    // A direct admin grant suffices; a browser session needs its CSRF token like any write.
+    const repoAdmin = await makeUser(m);
+    await grant(m, r, { userId: repoAdmin.id }, 'admin');
+    const session = await signIn(m, repoAdmin);
+    expect((await m.inject({ method: 'PUT', url, headers: session.headers, payload })).statusCode).toBe(200);
+    expect(await stateOf(r.id)).toBe('READ_ONLY');
+  });
+
+  it('is listed in discovery with repo:admin only when the flag is on', async () => {
+    const on = (await m.inject('/api/v1/discovery')).json();
+    expect(on.paths['/api/v1/repository/{repository}/changestate'].put).toMatchObject({
+      operationId: 'changeRepoState',
+      security: [{ oauth2_implicit: ['repo:admin'] }],
+    });
+    expect(on.definitions.ChangeRepoState.properties.state.enum).toEqual(['NORMAL', 'READ_ONLY', 'MIRROR']);
+    expect((await t.inject('/api/v1/discovery')).json().paths).not.toHaveProperty(['/api/v1/repository/{repository}/changestate']);
+  });
+
+  it('is not registered without the flag: never 501, the path is just a repository name, and nothing changes', async () => {
+    const r = await makeRepo(t, org);
+    const url = `/api/v1/repository/${org.username}/${r.name}/changestate`;
+    // As in Quay (extended names): with no changestate route, `<name>/changestate` is read as a
+    // repository name, so the request reaches updateRepo for a repository that does not exist.
+    const asAdmin = await t.inject({ method: 'PUT', url, headers: h.alice, payload: { state: 'READ_ONLY' } });
+    expect(asAdmin.statusCode).toBe(400);
+    expect(asAdmin.json().detail).toBe("'description' is a required property");
+    const notFound = await t.inject({ method: 'PUT', url, headers: h.alice, payload: { description: 'x' } });
+    expect(notFound.statusCode).toBe(404);
+    expect(notFound.json()).toMatchObject({ status: 404, error_type: 'not_found' });
+    expect((await t.inject({ method: 'PUT', url, headers: h.carol, payload: { state: 'READ_ONLY' } })).statusCode).toBe(403);
+    expect((await repoRow(org, r.name))!).toMatchObject({ state: 'NORMAL', description: '' });
+  });
+});
+
 describe('deleteRepository', () => {
   it('deletes the repository with its permissions and stars (204), frees the name, and logs delete_repo on the namespace', async () => {
     const r = await makeRepo(t, org);

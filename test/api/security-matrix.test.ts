@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConfigInput } from '../../src/config.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { anonymousSession, bearer, grant, makeOrg, makeRepo, makeRobot, makeTeam, makeUser, signIn, tokenFor } from '../helpers/factories.js';
 import { FULL_SCOPES, IDENTITIES, type Ctx, type Identity, type Row } from './matrix.js';
 
-// Every test/api/*.security.ts file contributes its rows.
-const modules = import.meta.glob<{ rows: Row[] }>('./*.security.ts', { eager: true });
+// Every test/api/*.security.ts file contributes its rows, and may export `config` to switch on the
+// features its routes need (the fixture runs with all of them, so feature-gated routes need rows too).
+const modules = import.meta.glob<{ rows: Row[]; config?: Partial<ConfigInput> }>('./*.security.ts', { eager: true });
 const ROWS: Row[] = Object.values(modules).flatMap((m) => m.rows);
+const CONFIG: Partial<ConfigInput> = Object.assign({ SUPER_USERS: 'matrixroot' }, ...Object.values(modules).map((m) => m.config ?? {}));
 
 let t: TestApp;
 let ctx: Ctx;
 beforeAll(async () => {
-  t = await testApp({ SUPER_USERS: 'matrixroot' });
+  t = await testApp(CONFIG);
   const [alice, bob, carol, dave, erin] = [await makeUser(t), await makeUser(t), await makeUser(t), await makeUser(t), await makeUser(t)];
   const root = await makeUser(t, { username: 'matrixroot' });
   const org = await makeOrg(t, [alice]);

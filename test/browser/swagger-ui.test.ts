@@ -1,33 +1,16 @@
 // swagger-ui at /api/docs in a real browser: Authorize through this server's OAuth implicit flow
 // (popup → sign-in page → consent page → oauth2-redirect.html), then "Try it out" on
 // GET /api/v1/user/ with the token swagger-ui received. Needs Debian's chromium at /usr/bin/chromium.
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
+import { CHROMIUM, haveChromium, launchChromium, listeningApp } from '../helpers/browser.js';
 import { makeUser, type TestUser } from '../helpers/factories.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   console.warn(`[swagger-ui browser test] SKIPPED: ${CHROMIUM} is missing (apt-get install chromium); .ci/run installs it.`);
-}
-
-/** A free loopback port, picked before the app is built so SERVER_HOSTNAME can name it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Scrolls the page down step by step until `target` is rendered (bounded). */
@@ -57,15 +40,9 @@ describe.skipIf(!haveChromium)('swagger-ui at /api/docs (chromium)', () => {
   let user: TestUser;
 
   beforeAll(async () => {
-    const port = await freePort();
-    t = await testApp({ SERVER_HOSTNAME: `127.0.0.1:${port}`, PORT: port });
-    await t.app.listen({ host: '127.0.0.1', port });
-    base = `http://127.0.0.1:${port}`;
+    ({ t, base } = await listeningApp());
     user = await makeUser(t);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
