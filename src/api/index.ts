@@ -9,7 +9,7 @@ import { notImplementedRoutes } from './not-implemented.js';
 import * as permission from './permission.js';
 import * as search from './search.js';
 import * as robot from './robot/index.js';
-import * as repository from './repository.js';
+import * as repository from './repository/index.js';
 import * as repotoken from './repotoken.js';
 import * as starred from './starred.js';
 import * as prototype from './prototype.js';

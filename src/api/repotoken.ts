@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { repoAccess } from '../auth/access.js';
 import { message } from '../lib/api-error.js';
-import { RepoParams } from './repository.js';
+import { RepoParams } from './repository/schemas.js';
 
 export const OPERATIONS = ['listRepoTokens', 'createToken', 'getTokens', 'changeToken', 'deleteToken'] as const;
 

@@ -10,7 +10,7 @@ import { deleteStar, findRepositoryByPath, insertStar, isStarred, listVisibleRep
 import { notFound } from '../lib/api-error.js';
 import { decodePageToken, keysetPage } from '../lib/pagination.js';
 import { firstString } from '../lib/validation.js';
-import { RepoParams, REPOS_PER_PAGE } from './repository.js';
+import { RepoParams, REPOS_PER_PAGE } from './repository/schemas.js';
 
 export const OPERATIONS = ['listStarredRepos', 'createStar', 'deleteStar'] as const;
 

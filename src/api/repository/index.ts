@@ -1,16 +1,17 @@
 // REPOSITORY (part2 §4): list, create, view, describe, change visibility or state, and delete
 // repositories. changeRepoState exists only with FEATURE_REPO_MIRROR, as in Quay: without it the path
-// is not registered at all (404, and absent from discovery).
+// is not registered (absent from discovery; the extended-name router then reads `…/changestate` as
+// part of a repository name, as Quay's does).
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { anonymousAccess, authenticatedAccess, repoAccess } from '../auth/access.js';
-import { effectiveOrgRole, effectiveRepoRole, orgRoleAtLeast, repoRoleAtLeast } from '../auth/permissions.js';
-import type { RepoRole } from '../auth/scopes.js';
-import { maxRepoRole } from '../auth/scopes.js';
-import { isUniqueViolation } from '../db/errors.js';
-import type { Trx } from '../db/index.js';
-import { applyDefaultPermissions } from '../db/prototypes-apply.js';
+import { anonymousAccess, authenticatedAccess, repoAccess } from '../../auth/access.js';
+import { effectiveOrgRole, effectiveRepoRole, orgRoleAtLeast, repoRoleAtLeast } from '../../auth/permissions.js';
+import type { RepoRole } from '../../auth/scopes.js';
+import { maxRepoRole } from '../../auth/scopes.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { Trx } from '../../db/index.js';
+import { applyDefaultPermissions } from '../../db/prototypes-apply.js';
 import {
   deleteRepository,
   findRepository,
@@ -22,14 +23,29 @@ import {
   setRepositoryState,
   setRepositoryVisibility,
   type RepoKind,
-  type RepoListRow,
-} from '../db/repositories.js';
-import type { Namespace, Repository } from '../db/schema.js';
-import { insufficientScope, invalidRequest, message, notFound } from '../lib/api-error.js';
-import { logAction } from '../lib/audit.js';
-import type { LogKind } from '../lib/log-kinds.js';
-import { decodePageToken, keysetPage } from '../lib/pagination.js';
-import { firstString, quayBool } from '../lib/validation.js';
+} from '../../db/repositories.js';
+import type { Namespace, Repository } from '../../db/schema.js';
+import { insufficientScope, invalidRequest, message, notFound } from '../../lib/api-error.js';
+import { logAction } from '../../lib/audit.js';
+import type { LogKind } from '../../lib/log-kinds.js';
+import { decodePageToken, keysetPage } from '../../lib/pagination.js';
+import { firstString, quayBool } from '../../lib/validation.js';
+import {
+  BAD_REQUEST,
+  ChangeRepoState,
+  ChangeVisibility,
+  emptyStats,
+  isValidRepositoryName,
+  listItem,
+  NewRepo,
+  PAGE_KIND,
+  RepoListItem,
+  RepoParams,
+  RepoUpdate,
+  REPOS_PER_PAGE,
+  RepoView,
+  Success,
+} from './schemas.js';
 
 export const OPERATIONS = [
   'listRepos',
@@ -41,115 +57,6 @@ export const OPERATIONS = [
   'changeRepoState',
   'deleteRepository',
 ] as const;
-
-export const REPOS_PER_PAGE = 100;
-const PAGE_KIND = 'repository';
-/** getRepo's `stats` cover the days before today, as Quay's 92-day window (1…91 days ago). */
-const STATS_DAYS = 92;
-/** Flask's text for a bare abort(400). */
-const BAD_REQUEST = 'The browser (or proxy) sent a request that this server could not understand.';
-
-/** Quay's REPOSITORY_NAME_EXTENDED_REGEX: `/`-separated components, 255 characters at most. */
-const REPO_NAME = /^(?=.{1,255}$)[a-z0-9][.a-z0-9_-]*(?:\/[a-z0-9][.a-z0-9_-]*)*$/;
-
-export function isValidRepositoryName(name: string): boolean {
-  return REPO_NAME.test(name);
-}
-
-const Visibility = z.enum(['public', 'private']);
-
-const NewRepo = z
-  .object({
-    repository: z.string().describe('Repository name'),
-    visibility: Visibility.describe('Visibility which the repository will start with'),
-    namespace: z.string().optional().describe('Namespace in which the repository should be created. If omitted, the username of the caller is used'),
-    description: z.string().describe('Markdown encoded description for the repository'),
-    repo_kind: z.enum(['image', 'application']).nullable().optional().describe('The kind of repository'),
-  })
-  .meta({ id: 'NewRepo', description: 'Description of a new repository' });
-
-const RepoUpdate = z
-  .object({ description: z.string().describe('Markdown encoded description for the repository') })
-  .meta({ id: 'RepoUpdate', description: 'Fields which can be updated in a repository.' });
-
-const ChangeVisibility = z
-  .object({ visibility: Visibility.describe('Visibility which the repository will start with') })
-  .meta({ id: 'ChangeVisibility', description: 'Change the visibility for the repository.' });
-
-const ChangeRepoState = z
-  .object({ state: z.enum(['NORMAL', 'READ_ONLY', 'MIRROR']).describe('Determines whether pushes are allowed.') })
-  .meta({ id: 'ChangeRepoState', description: 'Change the state of the repository.' });
-
-export const RepoParams = z.object({ namespace: z.string(), repository: z.string() });
-
-const RepoListItem = z.object({
-  namespace: z.string(),
-  name: z.string(),
-  description: z.string().nullable(),
-  is_public: z.boolean(),
-  kind: z.string(),
-  state: z.string().nullable(),
-  is_starred: z.boolean().optional(),
-  last_modified: z.number().int().nullable().optional(),
-  popularity: z.number().optional(),
-});
-
-const TagView = z.looseObject({
-  name: z.string(),
-  size: z.number().nullable(),
-  last_modified: z.string().optional(),
-  expiration: z.string().optional(),
-  manifest_digest: z.string().optional(),
-});
-
-const RepoView = z
-  .object({
-    namespace: z.string(),
-    name: z.string(),
-    kind: z.string(),
-    description: z.string().nullable(),
-    is_public: z.boolean(),
-    is_organization: z.boolean(),
-    is_starred: z.boolean(),
-    status_token: z.string().optional(),
-    trust_enabled: z.boolean().optional(),
-    tag_expiration_s: z.number().optional(),
-    is_free_account: z.boolean(),
-    state: z.string().nullable(),
-    can_write: z.boolean(),
-    can_admin: z.boolean(),
-    tags: z.record(z.string(), TagView).optional(),
-    stats: z.array(z.object({ date: z.string(), count: z.number() })).optional(),
-    channels: z.array(z.looseObject({ name: z.string() })).optional(),
-    releases: z.array(z.looseObject({ name: z.string() })).optional(),
-  })
-  .meta({ id: 'RepositoryView', description: 'A repository, as seen by the caller.' });
-
-const Success = z.object({ success: z.boolean() });
-
-function listItem(r: RepoListRow, kind: string, o: { starred: boolean; lastModified: boolean; popularity: boolean }) {
-  return {
-    namespace: r.namespace,
-    name: r.name,
-    description: r.description,
-    is_public: r.visibility === 'public',
-    kind,
-    state: r.state,
-    // No pushes exist yet: no tag has a start time and no action has been counted.
-    ...(o.lastModified ? { last_modified: null } : {}),
-    ...(o.popularity ? { popularity: 0.0 } : {}),
-    ...(o.starred ? { is_starred: r.is_starred } : {}),
-  };
-}
-
-/** Zero counts for each of the last 91 days (no actions are counted yet), newest first. */
-function emptyStats(now = new Date()) {
-  const out: { date: string; count: number }[] = [];
-  for (let day = 1; day < STATS_DAYS; day++) {
-    out.push({ date: new Date(now.getTime() - day * 86400_000).toISOString().slice(0, 10), count: 0 });
-  }
-  return out;
-}
 
 export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
