@@ -1,6 +1,8 @@
 // Search queries (part2 §8): repositories, namespaces, teams, robots and users matched by name.
-// Every function is one query whatever the number of results (no per-result lookups); visibility
-// is the SQL predicate of src/db/visibility.ts.
+// Every function is one query whatever the number of results (no per-result lookups), except
+// searchNamespaces, which first looks up the viewer's teams (one small query) so that the search can
+// decide per namespace, with those ids as constants, instead of per repository. Repository
+// visibility is the SQL predicate of src/db/visibility.ts.
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Db } from './index.js';
 import type { RepoVisibility } from './schema.js';
@@ -100,22 +102,71 @@ export interface EntityRow {
   robot: boolean;
 }
 
-/** Users and organizations named `prefix…` that own at least one repository visible to the viewer. */
+/**
+ * Where the viewer's teams give them repositories: the organizations they administer through an
+ * admin team (every repository), and those in which one of their teams holds a grant. A team is only
+ * ever granted repositories of its own organization (the permission API and default permissions look
+ * the team up there), so a team grant makes its organization own a repository the viewer can read.
+ */
+async function teamReach(db: Db, viewerId: number): Promise<{ adminOrgIds: number[]; grantOrgIds: number[] }> {
+  const rows = await db
+    .selectFrom('team_member as tm')
+    .innerJoin('team as t', 't.id', 'tm.team_id')
+    .select([
+      't.role',
+      't.organization_id',
+      // `between` rather than `=`: with `=` PostgreSQL expects rows/distinct teams grants per team and
+      // scans the whole table for a team that has none (few teams, one holding most grants); a range
+      // is estimated small, so this stays one probe of repository_permission_team_id.
+      sql<boolean>`exists (select 1 from repository_permission rp where rp.team_id between t.id and t.id)`.as('has_grant'),
+    ])
+    .where('tm.user_id', '=', viewerId)
+    .execute();
+  const orgs = (keep: (r: (typeof rows)[number]) => boolean) => [...new Set(rows.filter(keep).map((r) => r.organization_id))];
+  return { adminOrgIds: orgs((r) => r.role === 'admin'), grantOrgIds: orgs((r) => Boolean(r.has_grant)) };
+}
+
+/**
+ * Namespace `n` owns a repository (matching `cond`): one probe of repository_namespace_visibility.
+ * `offset 0` keeps it a probe per candidate; as a semi-join PostgreSQL hashed every public
+ * repository whenever a short prefix made it expect many candidates.
+ */
+function ownsRepository(cond: RawBuilder<SqlBool> = sql<SqlBool>`true`): RawBuilder<SqlBool> {
+  return sql<SqlBool>`exists (select 1 from repository r where r.namespace_id = n.id and ${cond} offset 0)`;
+}
+
+/**
+ * Namespace `n` owns a repository the viewer can read (the sources of src/db/visibility.ts), decided
+ * per namespace so that no branch walks n's repositories: their own namespace or an organization
+ * they administer (any repository), an organization where a team of theirs holds a grant, a public
+ * repository, or a direct grant (the namespaces of the viewer's direct grants, hashed once).
+ */
+function ownsVisibleRepository(viewerId: number, reach: { adminOrgIds: number[]; grantOrgIds: number[] }): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(
+    (n.id = ${viewerId} or n.id = any(${reach.adminOrgIds}::int[])) and ${ownsRepository()}
+    or n.id = any(${reach.grantOrgIds}::int[])
+    or ${ownsRepository(sql<SqlBool>`r.visibility = 'public'`)}
+    or n.id in (
+      select gr.namespace_id from repository_permission rp join repository gr on gr.id = rp.repository_id
+      where rp.user_id = ${viewerId}
+    )
+  )`;
+}
+
+/**
+ * Users and organizations named `prefix…` that own at least one repository visible to the viewer.
+ * Every candidate costs a few index probes, whatever its number of repositories (an organization
+ * of 10,000 private repositories the viewer cannot read included).
+ */
 export async function searchNamespaces(db: Db, viewerId: number | null, prefix: string, limit: number): Promise<EntityRow[]> {
+  const visible =
+    viewerId === null ? ownsRepository(sql<SqlBool>`r.visibility = 'public'`) : ownsVisibleRepository(viewerId, await teamReach(db, viewerId));
   return db
     .selectFrom('namespace as n')
     .select(['n.id', 'n.username', 'n.email', 'n.organization', 'n.robot'])
     .where(startsWithCi('n.username', prefix))
     .where('n.robot', '=', false)
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('repository')
-          .select(sql`1`.as('one'))
-          .whereRef('repository.namespace_id', '=', 'n.id')
-          .where(repositoryVisibleTo(viewerId)),
-      ),
-    )
+    .where(visible)
     .orderBy('n.username')
     .limit(limit)
     .execute();

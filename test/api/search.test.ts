@@ -246,6 +246,30 @@ describe('conductSearch', () => {
     const capped = (await find(s, H.aliceUserRead)).json().results as { kind: string; name: string }[];
     expect(capped.map((r) => `${r.kind}:${r.name}`).sort()).toEqual([`organization:${sorg.username}`, `repository:${s}repo`]);
   });
+
+  it('lists a namespace of private repositories to whoever may read one (own, org admin, team or direct grant), and none that owns nothing readable', async () => {
+    const p = uniqueName('xp');
+    const me = await makeUser(t, { username: `${p}me` });
+    await makeRepo(t, me);
+    const bare = await makeUser(t, { username: `${p}bare` }); // owns nothing
+    const other = await makeUser(t);
+    await makeRepo(t, await makeOrg(t, [me], `${p}admin`));
+    await makeOrg(t, [me], `${p}adminempty`);
+    const viaTeam = await makeOrg(t, [other], `${p}team`);
+    await grant(t, await makeRepo(t, viaTeam), { teamId: (await makeTeam(t, viaTeam, 'member', [me])).id }, 'read');
+    // A team without grants gives nothing, even where another team holds one.
+    const teamless = await makeOrg(t, [other], `${p}teamless`);
+    await makeTeam(t, teamless, 'member', [me]);
+    await grant(t, await makeRepo(t, teamless), { teamId: (await makeTeam(t, teamless, 'member', [other])).id }, 'read');
+    const direct = await makeOrg(t, [other], `${p}direct`);
+    await grant(t, await makeRepo(t, direct), { userId: me.id }, 'read');
+    await makeRepo(t, await makeOrg(t, [other], `${p}closed`));
+    const namespaces = async (headers: Record<string, string>) =>
+      ((await find(p, headers)).json().results as { kind: string; name: string }[]).filter((r) => r.kind !== 'team').map((r) => r.name).sort();
+    expect(await namespaces(bearer(await tokenFor(t, me, FULL)))).toEqual([`${p}admin`, `${p}direct`, `${p}me`, `${p}team`]);
+    expect(await namespaces(bearer(await tokenFor(t, bare, FULL)))).toEqual([]);
+    expect(await namespaces({})).toEqual([]);
+  });
 });
 
 describe('getMatchingEntities', () => {
