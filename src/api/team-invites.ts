@@ -10,8 +10,7 @@ import { findTeam } from '../db/teams.js';
 import { invalidRequest, notFound } from '../lib/api-error.js';
 import { logAction } from '../lib/audit.js';
 import { acceptTeamInvite, declineTeamInvite, sendTeamInvite } from '../services/team-invites.js';
-import { EmailInviteView, orgOf } from './team-views.js';
-import { avatar } from '../lib/avatar.js';
+import { EmailInviteView, emailInviteView, orgOf } from './team-views.js';
 import { isEmailAddress } from '../lib/email.js';
 
 const TAGS = ['team'];
@@ -46,7 +45,7 @@ export const teamInviteRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!team) throw notFound();
       if (!isEmailAddress(email)) throw invalidRequest(`Invalid email address: ${email}`);
       await sendTeamInvite(app, req.auth, { org, team, email });
-      return { email, kind: 'invite' as const, avatar: avatar(email, email, 'user'), invited: true as const };
+      return emailInviteView(email);
     },
   );
 

@@ -25,10 +25,15 @@ export const memberView = (m: Namespace, invited = false): z.infer<typeof Member
 });
 
 export function inviteView(i: TeamInvite): z.infer<typeof MemberView> | z.infer<typeof EmailInviteView> {
-  if (i.user) return memberView(i.user, true);
-  const email = i.email ?? '';
-  return { email, kind: 'invite', avatar: avatar(email, email, 'user'), invited: true };
+  return i.user ? memberView(i.user, true) : emailInviteView(i.email ?? '');
 }
+
+export const emailInviteView = (email: string): z.infer<typeof EmailInviteView> => ({
+  email,
+  kind: 'invite',
+  avatar: avatar(email, email, 'user'),
+  invited: true,
+});
 
 /** The organization named in the path. The access check passed, so a missing one is the caller's own user namespace. */
 export function orgOf(req: FastifyRequest): Namespace {

@@ -2,6 +2,7 @@
 // Effective roles are computed in src/auth/permissions.ts; this file only reads and writes rows.
 import { sql } from 'kysely';
 import type { Db } from './index.js';
+import { inOrgFlag } from './teams.js';
 import type { RepoRoleName } from './schema.js';
 
 export interface UserPermissionRow {
@@ -25,18 +26,7 @@ function userPermissionQuery(db: Db, repositoryId: number, orgId: number | null)
     .selectFrom('repository_permission as rp')
     .innerJoin('namespace as u', 'u.id', 'rp.user_id')
     .select(['rp.role', 'u.id as user_id', 'u.username', 'u.email', 'u.robot'])
-    .select((eb) =>
-      orgId === null
-        ? sql<boolean>`false`.as('in_org')
-        : eb.exists(
-            eb
-              .selectFrom('team_member as tm')
-              .innerJoin('team as t', 't.id', 'tm.team_id')
-              .select(sql`1`.as('one'))
-              .whereRef('tm.user_id', '=', 'u.id')
-              .where('t.organization_id', '=', orgId),
-          ).$castTo<boolean>().as('in_org'),
-    )
+    .select(inOrgFlag(orgId).as('in_org'))
     .where('rp.repository_id', '=', repositoryId);
 }
 

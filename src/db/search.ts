@@ -5,6 +5,7 @@
 // visibility is the SQL predicate of src/db/visibility.ts.
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Db } from './index.js';
+import { inOrgFlag } from './teams.js';
 import type { RepoVisibility } from './schema.js';
 import { repositoryVisibleTo } from './visibility.js';
 
@@ -271,18 +272,7 @@ export async function matchingUsers(
   return db
     .selectFrom('namespace as u')
     .select(['u.id', 'u.username', 'u.email', 'u.organization', 'u.robot'])
-    .select((eb) =>
-      o.orgId === null
-        ? sql<boolean>`false`.as('in_org')
-        : eb.exists(
-            eb
-              .selectFrom('team_member as tm')
-              .innerJoin('team as t', 't.id', 'tm.team_id')
-              .select(sql`1`.as('one'))
-              .whereRef('tm.user_id', '=', 'u.id')
-              .where('t.organization_id', '=', o.orgId),
-          ).$castTo<boolean>().as('in_org'),
-    )
+    .select(inOrgFlag(o.orgId).as('in_org'))
     .where('u.organization', '=', false)
     .where((eb) => {
       const users = eb.and([eb('u.robot', '=', false), o.exactOnly ? eb('u.username', '=', o.prefix) : startsWithCi('u.username', o.prefix)]);

@@ -1,5 +1,5 @@
 // Teams of an organization, their members and pending invites: plain query functions.
-import type { Selectable } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { Db } from './index.js';
 import type { Namespace, TeamRole, TeamTable } from './schema.js';
 
@@ -138,4 +138,13 @@ export async function orgMemberIds(db: Db, orgId: number, userIds: number[]): Pr
     .where('team_member.user_id', 'in', userIds)
     .execute();
   return new Set(rows.map((r) => r.user_id));
+}
+
+/**
+ * Whether the namespace row aliased `u` is in a team of `orgId` (Quay's "is a member of the
+ * organization"), as a column expression; constant false without an organization.
+ */
+export function inOrgFlag(orgId: number | null): RawBuilder<boolean> {
+  if (orgId === null) return sql<boolean>`false`;
+  return sql<boolean>`exists (select 1 from team_member tm join team t on t.id = tm.team_id where tm.user_id = u.id and t.organization_id = ${orgId})`;
 }

@@ -51,21 +51,21 @@ export function createMailer(config: Config): Mailer | undefined {
 
 /**
  * Sends a mail that a change has just committed (an invite, a confirmation code). When the mail
- * server refuses it, `undo` removes that change, so no code exists that nobody received, and the
- * client gets Quay's downstream_issue error (520) to retry.
+ * server refuses it, `undo` (if any) removes that change, so no code exists that nobody received,
+ * and the client gets Quay's downstream_issue error (520) to retry.
  */
 export async function deliverOrUndo(
   mailer: Mailer,
   log: { warn(obj: object, msg: string): void },
   mail: MailMessage,
-  undo: () => Promise<unknown>,
+  undo?: () => Promise<unknown>,
 ): Promise<void> {
   try {
     await mailer.send(mail);
   } catch (err) {
     if (!(err instanceof MailError)) throw err;
-    log.warn({ reason: err.message }, 'mail not sent; change undone');
-    await undo();
+    log.warn({ reason: err.message }, undo ? 'mail not sent; change undone' : 'mail not sent');
+    await undo?.();
     throw new ApiError('downstream_issue', 520, 'The e-mail could not be sent. Please try again later.');
   }
 }

@@ -193,7 +193,7 @@ export async function requestRecovery(app: FastifyInstance, ctx: Pick<MailContex
     // As Quay: the organization's address is told who its administrators are.
     const admins = (await orgAdminUsers(app.db, found.id)).map((a) => a.username);
     const mail = orgRecoveryMail({ baseUrl: app.baseUrl, registry: app.config.REGISTRY_TITLE, to: email, org: found.username, admins });
-    await deliverOrUndo(mailer, ctx.log, mail, async () => {});
+    await deliverOrUndo(mailer, ctx.log, mail);
     return { status: 'org', orgemail: email, orgname: redactName(found.username) };
   }
   // A disabled account could not sign in with the link: no code is issued for it.

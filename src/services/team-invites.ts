@@ -13,6 +13,7 @@ import { deleteInviteById, findInviteByCode, listOrgInvitesFor, replaceInvite, t
 import type { Namespace } from '../db/schema.js';
 import type { Team } from '../db/teams.js';
 import { isTeamMember, addTeamMember } from '../db/teams.js';
+import { findUserById } from '../db/users.js';
 import { invalidRequest, message } from '../lib/api-error.js';
 import { logAction } from '../lib/audit.js';
 import { deliverOrUndo } from '../mail/mailer.js';
@@ -48,7 +49,7 @@ export async function sendTeamInvite(
     team: o.team.name,
     code,
   });
-  await deliverOrUndo(mailer, app.log, mail, async () => {});
+  await deliverOrUndo(mailer, app.log, mail);
   await app.db.transaction().execute(async (trx) => {
     await replaceInvite(trx, { teamId: o.team.id, inviterId: inviter.id, userId: o.user?.id, email: o.user ? undefined : o.email }, code);
     const member = o.user ? o.user.username : o.email!;
@@ -66,12 +67,6 @@ function intendedFor(found: FoundInvite, username: string | null): string {
     : `This invite is intended for email "${found.email}". Please login to that account and try again.`;
 }
 
-async function usernameOf(db: Db, id: number | null): Promise<string | null> {
-  if (id === null) return null;
-  const row = await db.selectFrom('namespace').select('username').where('id', '=', id).executeTakeFirst();
-  return row?.username ?? null;
-}
-
 /**
  * Accepts the invite `code` for `user`: joins every team of that organization the user is invited
  * to (by account, or by their verified address) and deletes those invites. 400 `{message}` for an
@@ -81,9 +76,9 @@ export async function acceptTeamInvite(db: Db, auth: Auth, user: Namespace, code
   return db.transaction().execute(async (trx) => {
     const found = await findInviteByCode(trx, code);
     if (!found) throw message(400, 'Invalid confirmation code.');
-    if (found.userId !== null && found.userId !== user.id) throw message(400, intendedFor(found, await usernameOf(trx, found.userId)));
+    if (found.userId !== null && found.userId !== user.id) throw message(400, intendedFor(found, (await findUserById(trx, found.userId))?.username ?? null));
     // The address and its verification as stored now, not as an auth cache may remember them.
-    const current = await trx.selectFrom('namespace').select(['email', 'verified']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    const current = (await findUserById(trx, user.id)) ?? user;
     const invites = await listOrgInvitesFor(trx, found.orgId, user.id, current.verified ? current.email : null);
     if (!invites.some((i) => i.id === found.id)) throw message(400, intendedFor(found, null));
     for (const invite of invites) {
@@ -111,9 +106,4 @@ export async function declineTeamInvite(db: Db, auth: Auth, user: Namespace, cod
       inviter: found.inviter,
     });
   });
-}
-
-/** The invite behind `code`, for showing it before it is accepted; undefined if unknown. */
-export async function describeTeamInvite(db: Db, code: string): Promise<FoundInvite | undefined> {
-  return findInviteByCode(db, code);
 }

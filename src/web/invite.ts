@@ -3,9 +3,9 @@
 // POST); anybody else is sent to /signin first and comes back here.
 import type { FastifyInstance } from 'fastify';
 import { checkCsrf } from '../auth/hook.js';
-import { ensureSession } from '../auth/session.js';
 import { PlainError } from '../lib/api-error.js';
-import { acceptTeamInvite, declineTeamInvite, describeTeamInvite } from '../services/team-invites.js';
+import { findInviteByCode } from '../db/invites.js';
+import { acceptTeamInvite, declineTeamInvite } from '../services/team-invites.js';
 import { esc, messagePage as notice, page } from './pages.js';
 
 export async function inviteRoutes(app: FastifyInstance): Promise<void> {
@@ -18,11 +18,11 @@ export async function inviteRoutes(app: FastifyInstance): Promise<void> {
     if (!req.auth.user || !req.auth.session) {
       return reply.redirect(`/signin?next=${encodeURIComponent(`/confirminvite?code=${encodeURIComponent(code)}`)}`);
     }
-    const invite = await describeTeamInvite(app.db, code);
+    const invite = await findInviteByCode(app.db, code);
     if (!invite) return notice(reply, 400, 'Invitation', 'This invitation is no longer valid.');
-    const s = await ensureSession(req, reply, app.db, app.sessionSettings);
+    const csrf = req.auth.session.csrfToken;
     const form = (action: string, label: string, cls = '') => `<form method="post" action="/confirminvite">
-<input type="hidden" name="_csrf_token" value="${esc(s.csrfToken)}"><input type="hidden" name="code" value="${esc(code)}">
+<input type="hidden" name="_csrf_token" value="${esc(csrf)}"><input type="hidden" name="code" value="${esc(code)}">
 <input type="hidden" name="action" value="${action}"><button type="submit" id="${action}"${cls ? ` class="${cls}"` : ''}>${label}</button></form>`;
     return page(
       reply,

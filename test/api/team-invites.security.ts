@@ -2,9 +2,8 @@
 // FEATURE_MAILING, so this file switches mail on for the fixture, delivering to a real SMTP server
 // on 127.0.0.1.
 import { makeTeam, makeUser, uniqueName } from '../helpers/factories.js';
-import { sharedMailbox } from '../helpers/smtp.js';
 import { sendTeamInvite } from '../../src/services/team-invites.js';
-import { codeFromMail } from '../helpers/smtp.js';
+import { codeFromMail, sharedMailbox } from '../helpers/smtp.js';
 import { all, type Ctx, type Identity, type Row } from './matrix.js';
 
 const mailbox = await sharedMailbox();
@@ -14,11 +13,15 @@ const INVITE_ROUTE = '/api/v1/organization/:orgname/team/:teamname/invite/:email
 /** OrgAdmin writes: anonymous callers meet the CSRF check first (403), sessions without login 401. */
 const adminWrite = (ok: number) => all(403, { anonymousSession: 401, orgAdmin: ok, orgAdminSession: ok });
 
-async function freshTeam(c: Ctx): Promise<string> {
+/** A new empty team of ctx.org: its row, as sendTeamInvite takes it. */
+async function freshTeam(c: Ctx) {
   const name = uniqueName('it');
-  await makeTeam(c.t, c.org, 'member', [], name);
-  return name;
+  const { id } = await makeTeam(c.t, c.org, 'member', [], name);
+  return c.t.app.db.selectFrom('team').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
+
+/** How the fixture's org admin (alice) sends invitations outside a request. */
+const aliceAuth = (c: Ctx) => ({ user: c.alice, token: null, ip: '127.0.0.1' });
 
 /**
  * A pending user invite addressed to the identity's own user (a fresh user for anonymous callers
@@ -27,12 +30,11 @@ async function freshTeam(c: Ctx): Promise<string> {
  */
 async function inviteFor(c: Ctx, identity: Identity): Promise<string> {
   const user = c.users[identity] ?? (await makeUser(c.t));
-  const name = await freshTeam(c);
-  const team = (await c.t.app.db.selectFrom('team').selectAll().where('organization_id', '=', c.org.id).where('name', '=', name).executeTakeFirstOrThrow());
+  const team = await freshTeam(c);
   // Users who are already in a team of the org would be added directly; the invite is made here
   // through the service the API uses, whatever the caller's memberships.
-  await sendTeamInvite(c.t.app, { user: c.alice, token: null, ip: '127.0.0.1' }, { org: c.org, team, user });
-  const mail = await mailbox.waitFor(user.email!, (m) => m.subject.includes(`/${name} `));
+  await sendTeamInvite(c.t.app, aliceAuth(c), { org: c.org, team, user });
+  const mail = await mailbox.waitFor(user.email!, (m) => m.subject.includes(`/${team.name} `));
   return codeFromMail(mail, '/confirminvite');
 }
 
@@ -43,17 +45,16 @@ const userAdmin = (ok: number) =>
 export const rows: Row[] = [
   {
     method: 'PUT', route: INVITE_ROUTE,
-    path: async (c) => `/api/v1/organization/${c.org.username}/team/${await freshTeam(c)}/invite/${uniqueName('guest')}@example.org`,
+    path: async (c) => `/api/v1/organization/${c.org.username}/team/${(await freshTeam(c)).name}/invite/${uniqueName('guest')}@example.org`,
     expect: adminWrite(200),
   },
   {
     method: 'DELETE', route: INVITE_ROUTE,
     path: async (c) => {
-      const name = await freshTeam(c);
+      const team = await freshTeam(c);
       const email = `${uniqueName('guest')}@example.org`;
-      const team = await c.t.app.db.selectFrom('team').selectAll().where('organization_id', '=', c.org.id).where('name', '=', name).executeTakeFirstOrThrow();
-      await sendTeamInvite(c.t.app, { user: c.alice, token: null, ip: '127.0.0.1' }, { org: c.org, team, email });
-      return `/api/v1/organization/${c.org.username}/team/${name}/invite/${email}`;
+      await sendTeamInvite(c.t.app, aliceAuth(c), { org: c.org, team, email });
+      return `/api/v1/organization/${c.org.username}/team/${team.name}/invite/${email}`;
     },
     expect: adminWrite(204),
   },
