@@ -16,7 +16,7 @@ import { authPlugin } from './auth/hook.js';
 import type { SessionSettings } from './auth/session.js';
 import { ensureBuiltinApplications } from './auth/builtin-apps.js';
 import { appUrl, type Config } from './config.js';
-import { migrateToLatest, openDatabase, type Database, type DB } from './db/index.js';
+import { databaseOptions, migrateToLatest, openDatabase, type Database, type DB } from './db/index.js';
 import { installErrorHandlers } from './lib/error-handler.js';
 import { loggerOptions } from './lib/logger.js';
 import { zodValidatorCompiler } from './lib/validation.js';
@@ -50,7 +50,7 @@ const dbPlugin = fp(
   async (app: FastifyInstance, opts: { database?: Database }) => {
     const database =
       opts.database ??
-      (await openDatabase({ url: app.config.DATABASE_URL, pgliteDir: `${app.config.DATA_DIR}/db` }));
+      (await openDatabase(databaseOptions(app.config)));
     if (!opts.database) app.addHook('onClose', () => database.close());
     await migrateToLatest(database.db);
     app.decorate('database', database);

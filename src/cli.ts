@@ -4,9 +4,11 @@ import { SCOPE_NAMES, parseScopeString } from './auth/scopes.js';
 import { randomString, SecretBox, UPPER_DIGITS } from './auth/crypto.js';
 import { DEFAULT_TOKEN_LIFETIME_S, mintAccessToken } from './auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { migrateToLatest, openDatabase } from './db/index.js';
+import { databaseOptions, migrateToLatest, openDatabase } from './db/index.js';
+import { DatabaseInUseError } from './db/lock.js';
 import { findApplicationByClientId, insertApplication } from './db/oauth.js';
 import { findUserByLogin } from './db/users.js';
+import { OWNER_ONLY_UMASK, restrictDataDir } from './lib/data-dir.js';
 import { AccountError, createAccount } from './services/accounts.js';
 
 const USAGE = `Usage: quay-compat <command> [options]
@@ -23,7 +25,7 @@ Commands:
 Configuration comes from the environment (and CONFIG_FILE); see the README.`;
 
 async function withDb<T>(config: Config, fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
-  const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: `${config.DATA_DIR}/db` });
+  const database = await openDatabase(databaseOptions(config));
   try {
     await migrateToLatest(database.db);
     return await fn(database.db);
@@ -49,7 +51,12 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // Everything this process creates (DATA_DIR, the secret key, PGlite's files, the lock file) is
+  // the owner's only; see src/lib/data-dir.ts.
+  process.umask(OWNER_ONLY_UMASK);
   const config = loadConfig();
+  const fixed = restrictDataDir(config.DATA_DIR, { embedded: !config.DATABASE_URL });
+  if (fixed > 0) console.error(`Restricted ${fixed} files and directories in DATA_DIR ${config.DATA_DIR} to their owner (0700/0600).`);
   switch (command) {
     case 'serve': {
       const { startServer } = await import('./server.js');
@@ -115,7 +122,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    if (err instanceof ConfigError || err instanceof AccountError) {
+    if (err instanceof ConfigError || err instanceof AccountError || err instanceof DatabaseInUseError) {
       console.error(err.message);
       process.exit(2);
     }

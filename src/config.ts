@@ -66,6 +66,14 @@ export const ConfigSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
       .optional(),
+    /**
+     * Durability of the embedded database (PGlite in DATA_DIR/db; ignored with DATABASE_URL).
+     * `full`: each commit is fsynced before it is acknowledged, so acknowledged writes survive an
+     * operating-system crash or power loss. `off`: PGlite's own default; acknowledged writes
+     * survive the server being killed but not an OS crash, which can also corrupt the database.
+     * `off` is faster for single-statement writes (bench/pglite-durability.ts).
+     */
+    EMBEDDED_DB_SYNC: z.enum(['full', 'off']).default('full'),
     SERVER_HOSTNAME: hostname.optional(),
     PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
     SUPER_USERS: list,
