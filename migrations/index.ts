@@ -6,6 +6,7 @@ import * as m20261125T010000 from './20261125T010000_namespaces_and_repositories
 import * as m20261125T020000 from './20261125T020000_repository_namespace_id_index.js';
 import * as m20261125T030000 from './20261125T030000_mail_and_invoicing.js';
 import * as m20261125T040000 from './20261125T040000_repository_namespace_visibility.js';
+import * as m20261205T000000 from './20261205T000000_auth_failures.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125T000000_foundation': m20261125T000000,
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '20261125T020000_repository_namespace_id_index': m20261125T020000,
   '20261125T030000_mail_and_invoicing': m20261125T030000,
   '20261125T040000_repository_namespace_visibility': m20261125T040000,
+  '20261205T000000_auth_failures': m20261205T000000,
 };

@@ -1,7 +1,6 @@
 // The application as a plain plugin tree. Only src/server.ts listens; tests build it in-process and
 // send requests with inject().
 import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { serializerCompiler } from 'fastify-type-provider-zod';
@@ -17,8 +16,11 @@ import type { SessionSettings } from './auth/session.js';
 import { ensureBuiltinApplications } from './auth/builtin-apps.js';
 import { appUrl, type Config } from './config.js';
 import { databaseOptions, migrateToLatest, openDatabase, type Database, type DB } from './db/index.js';
-import { installErrorHandlers } from './lib/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './lib/error-handler.js';
+import { installInputGuard, MAX_PARAM_LENGTH, parseQuery } from './lib/input-guard.js';
+import { installBackgroundTasks } from './lib/background.js';
 import { loggerOptions } from './lib/logger.js';
+import { registerRateLimits } from './lib/rate-limit.js';
 import { zodValidatorCompiler } from './lib/validation.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { registerOpenApi } from './openapi.js';
@@ -37,7 +39,16 @@ declare module 'fastify' {
     authCache: AuthCache<TokenLookup, UserOrganization[]>;
     /** SMTP delivery; undefined unless FEATURE_MAILING is on. */
     mailer: Mailer | undefined;
+    /** Every registered route with its schema and config (the hostile-input walk reads it). */
+    routeTable: RouteEntry[];
   }
+}
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  schema?: Record<string, unknown>;
+  config?: Record<string, unknown>;
 }
 
 export interface BuildOptions {
@@ -59,19 +70,34 @@ const dbPlugin = fp(
   { name: 'db' },
 );
 
+/** Fastify's trustProxy as a hop count: the nearest `hops` proxies are believed. */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
+}
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const repoPaths = new RepoPathRouter();
+  const baseUrl = appUrl(config);
+  // The app itself, for the two handlers Fastify takes as options (they run only after it is built).
+  let self: FastifyInstance | undefined;
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config.LOG_LEVEL),
     rewriteUrl: (req) => repoPaths.rewrite(req.url ?? '/'),
     bodyLimit: 1024 * 1024,
-    routerOptions: { maxParamLength: 500 },
+    trustProxy: typeof config.TRUST_PROXY === 'number' ? trustHops(config.TRUST_PROXY) : config.TRUST_PROXY,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, querystringParser: parseQuery },
+    frameworkErrors: frameworkErrorHandler(() => self!),
+    clientErrorHandler: clientErrorHandler(() => baseUrl),
   });
+  self = app;
+  // Before every other hook: no input reaches authentication, a handler or a query unchecked.
+  installInputGuard(app);
   app.decorate('config', config);
-  app.decorate('baseUrl', appUrl(config));
+  app.decorate('baseUrl', baseUrl);
   app.decorate('secrets', new SecretBox(config.DATABASE_SECRET_KEY));
   const mailer = createMailer(config);
   app.decorate('mailer', mailer);
+  installBackgroundTasks(app);
   if (mailer) app.addHook('onClose', async () => mailer.close());
   app.decorate('authCache', new AuthCache<TokenLookup, UserOrganization[]>(config.AUTH_CACHE_SECONDS));
   app.decorate('sessionSettings', {
@@ -79,23 +105,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     timeoutS: config.SESSION_TIMEOUT,
   } satisfies SessionSettings);
 
-  app.addHook('onRoute', (route) => repoPaths.addRoute(route.url));
+  app.decorate('routeTable', [] as RouteEntry[]);
+  app.addHook('onRoute', (route) => {
+    repoPaths.addRoute(route.url);
+    for (const method of [route.method].flat()) {
+      app.routeTable.push({ method, url: route.url, schema: route.schema as Record<string, unknown> | undefined, config: route.config as Record<string, unknown> | undefined });
+    }
+  });
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  // Clients send what Flask accepted: `Content-Type: application/json` with an empty body is a
-  // request without a body, not a 400.
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-    return jsonParser(req, body as string, done);
-  });
-
   await app.register(cookie);
-  await app.register(formbody);
   await app.register(dbPlugin, { database: opts.database });
   await ensureBuiltinApplications(app.db, app.secrets, app.baseUrl);
   await app.register(authPlugin);
+  await registerRateLimits(app);
   installErrorHandlers(app);
   await registerOpenApi(app);
   await app.register(apiRoutes, { prefix: '/api/v1' });

@@ -133,6 +133,39 @@ export const ConfigSchema = z
     MAIL_PASSWORD: z.string().optional(),
     /** Repository state changes (NORMAL, READ_ONLY, MIRROR): changeRepoState exists only when true. */
     FEATURE_REPO_MIRROR: bool(false),
+    /**
+     * Requests per client IP and RATE_LIMIT_WINDOW to each credential endpoint (sign-in, the OAuth
+     * token exchange, sign-up, account recovery); 0 turns the limit off.
+     */
+    RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).max(1_000_000).default(30),
+    RATE_LIMIT_WINDOW: durationOr(60),
+    /**
+     * Failed attempts on one account (or OAuth client, or mailed address), from all addresses, within
+     * ACCOUNT_FAILURE_WINDOW, after which the addresses that failed on it must wait out the window.
+     * Addresses without failures of their own are not refused (src/services/throttle.ts).
+     */
+    ACCOUNT_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(10),
+    ACCOUNT_FAILURE_WINDOW: durationOr(900).pipe(z.number().max(86400, 'at most 1d')),
+    /**
+     * Whether to believe X-Forwarded-For for the client address (Fastify's trustProxy): `true`, a
+     * number of hops, or a comma-separated list of proxy addresses/CIDRs. Set it behind a load
+     * balancer, or every client shares the balancer's address for the per-IP limits.
+     */
+    TRUST_PROXY: z
+      .union([z.boolean(), z.string(), z.number()])
+      .optional()
+      .transform((v, ctx): boolean | number | string[] => {
+        if (v === undefined || v === '' || v === false) return false;
+        if (v === true || v === 'true') return true;
+        if (v === 'false') return false;
+        if (typeof v === 'number' || /^\d+$/.test(v)) return Number(v);
+        const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+        if (list.some((s) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) {
+          ctx.addIssue({ code: 'custom', message: 'expected true, a number of hops, or a list of IP addresses/CIDRs' });
+          return z.NEVER;
+        }
+        return list;
+      }),
   })
   .superRefine((c, ctx) => {
     if (c.FEATURE_MAILING && !c.MAIL_SERVER) {

@@ -21,7 +21,7 @@ const TokenPermission = z
 
 const TokenParams = RepoParams.extend({ code: z.string().describe('The token code') });
 
-const Gone = z.object({ message: z.string() }).describe('Gone: repository access tokens are no longer supported');
+const Gone = z.looseObject({ message: z.string() }).describe('Gone: repository access tokens are no longer supported');
 
 export const repoTokenRoutes: FastifyPluginAsyncZod = async (app) => {
   const common = { config: { access: repoAccess('admin') } } as const;

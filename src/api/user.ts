@@ -6,7 +6,7 @@ import { anonymousAccess, userAccess } from '../auth/access.js';
 import { loginSession } from '../auth/session.js';
 import { deleteUserSessions, logoutSession } from '../db/sessions.js';
 import { findUserByLogin } from '../db/users.js';
-import { checkPasswordLogin, refuseLogin } from '../services/login.js';
+import { checkPasswordLogin, loginGuard, refuseLogin } from '../services/login.js';
 import { invalidRequest, message, PlainError, unauthorized } from '../lib/api-error.js';
 import { AccountError, requestRecovery, signUp } from '../services/accounts.js';
 import { buildUserView, UserView } from './user-view.js';
@@ -102,6 +102,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       '/user/',
       {
         config: { access: anonymousAccess({ internal: true }) },
+        onRequest: app.ipLimit('signup'),
         schema: {
           operationId: 'createNewUser',
           tags: ['user'],
@@ -138,6 +139,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       '/signin',
       {
         config: { access: anonymousAccess({ always: true, internal: true }) },
+        onRequest: app.ipLimit('login'),
         schema: {
           operationId: 'signinUser',
           tags: ['user'],
@@ -148,7 +150,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       },
       async (req, reply) => {
         const { username, password, invite_code: inviteCode } = req.body;
-        const v = await checkPasswordLogin(app.db, username, password, true, { inviteCode });
+        const v = await checkPasswordLogin(app.db, username, password, true, loginGuard(req), { inviteCode });
         if (!v.ok) refuseLogin(v);
         await loginSession(req, reply, app.db, v.user, app.sessionSettings);
         return { success: true };
@@ -162,6 +164,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       {
         // Anonymous callers are the point (also with anonymous access off); CSRF as for signin.
         config: { access: anonymousAccess({ always: true, internal: true }) },
+        onRequest: app.ipLimit('recovery'),
         schema: {
           operationId: 'requestRecoveryEmail',
           tags: ['user'],
@@ -178,6 +181,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
     '/signin/verify',
     {
       config: { access: userAccess('admin', { internal: true }) },
+        onRequest: app.ipLimit('login'),
       schema: {
         operationId: 'verifyUser',
         tags: ['user'],
@@ -187,7 +191,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req, reply) => {
-      const v = await checkPasswordLogin(app.db, req.auth.user!.username, req.body.password, false);
+      const v = await checkPasswordLogin(app.db, req.auth.user!.username, req.body.password, false, loginGuard(req));
       if (!v.ok) {
         if (v.status === 429) refuseLogin(v);
         throw new PlainError(403, { message: 'Invalid Username or Password', invalidCredentials: true });
@@ -209,7 +213,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       // cookie and CSRF token, logged out. OAuth, robot and app tokens are not revoked.
       if (user && req.auth.kind === 'session') {
         await app.db.transaction().execute(async (trx) => {
-          if (session) await logoutSession(trx, session.id);
+          if (session?.id) await logoutSession(trx, session.id);
           await deleteUserSessions(trx, user.id);
         });
       }

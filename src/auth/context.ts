@@ -11,8 +11,8 @@ export interface TokenInfo {
 }
 
 export interface SessionInfo {
-  /** SHA-256 of the cookie value (the row id). */
-  id: string;
+  /** SHA-256 of the cookie value (the row id); null for an anonymous cookie, which has no row. */
+  id: string | null;
   csrfToken: string;
   loginTime: Date | null;
 }

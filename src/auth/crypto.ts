@@ -1,6 +1,6 @@
 // Small primitives shared by every credential: random strings, hashing, constant-time comparison and
 // encryption at rest (AES-256-GCM under a key derived from DATABASE_SECRET_KEY).
-import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 export const UPPER_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 export const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -31,8 +31,14 @@ export function safeEqual(a: string, b: string): boolean {
 
 export class SecretBox {
   readonly #key: Buffer;
+  readonly #macKey: Buffer;
   constructor(secret: string) {
     this.#key = Buffer.from(hkdfSync('sha256', secret, 'quay-compat', 'encryption-at-rest v1', 32));
+    this.#macKey = Buffer.from(hkdfSync('sha256', secret, 'quay-compat', 'message authentication v1', 48));
+  }
+  /** HMAC-SHA384 of `value` under a key of this box, separated by `purpose`; 64 base64url characters. */
+  mac(purpose: string, value: string): string {
+    return createHmac('sha384', this.#macKey).update(`${purpose}\0${value}`).digest('base64url');
   }
   /** `v1.<iv>.<ciphertext+tag>` in base64url. */
   encrypt(plain: string): string {

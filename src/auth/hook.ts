@@ -10,7 +10,7 @@ import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
 import { validateAccessToken, validateCachedAccessToken } from './tokens.js';
 import type { TokenLookup } from '../db/oauth.js';
-import { checkBasicUser } from '../services/login.js';
+import { checkBasicUser, loginGuard } from '../services/login.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,9 +73,9 @@ async function authenticate(app: FastifyInstance, req: FastifyRequest, reply: Fa
     }
   }
   const cookie = req.cookies[SESSION_COOKIE];
-  const loaded = await loadSession(app.db, cookie);
+  const loaded = await loadSession(app.db, cookie, app.secrets);
   if (req.routeOptions.config?.basicAuth && /^basic /i.test(req.headers.authorization ?? '')) {
-    const user = await checkBasicUser(app.db, app.secrets, req.headers.authorization);
+    const user = await checkBasicUser(app.db, app.secrets, req.headers.authorization, loginGuard(req));
     if (user) return { kind: 'basic', user, scopes: null, token: null, session: loaded?.info ?? null, ip };
   }
   if (!loaded) return anonymousContext(ip);

@@ -114,6 +114,14 @@ export interface SessionTable {
   expires_at: Timestamp;
 }
 
+/** Failed credential checks per subject and client IP (src/services/throttle.ts). */
+export interface AuthFailureTable {
+  subject: string;
+  ip: string;
+  failures: number;
+  last_failure: Timestamp;
+}
+
 export interface MessageTable {
   id: Generated<number>;
   uuid: string;
@@ -213,6 +221,7 @@ export interface DB {
   oauth_authorization_code: OAuthAuthorizationCodeTable;
   app_specific_token: AppSpecificTokenTable;
   session: SessionTable;
+  auth_failure: AuthFailureTable;
   message: MessageTable;
   log_entry: LogEntryTable;
   robot_account: RobotAccountTable;

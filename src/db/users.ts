@@ -83,18 +83,6 @@ export async function insertUser(db: Db, u: NewUser): Promise<Namespace> {
     .executeTakeFirstOrThrow();
 }
 
-export async function recordLoginFailure(db: Db, userId: number): Promise<void> {
-  await db
-    .updateTable('namespace')
-    .set((eb) => ({ invalid_login_attempts: eb('invalid_login_attempts', '+', 1), last_invalid_login: new Date() }))
-    .where('id', '=', userId)
-    .execute();
-}
-
-export async function resetLoginFailures(db: Db, userId: number): Promise<void> {
-  await db.updateTable('namespace').set({ invalid_login_attempts: 0 }).where('id', '=', userId).execute();
-}
-
 export interface UserOrganization {
   name: string;
   email: string | null;

@@ -14,6 +14,8 @@ export const ERROR_DESCRIPTIONS = {
   downstream_issue: 'An error occurred in a downstream service.',
   // Not Quay's: this server answers 501 for the operations it does not serve yet.
   not_implemented: 'This operation is part of the Quay API but is not implemented by this server yet.',
+  // Not Quay's (Quay answers an HTML page): the type of any unexpected server error.
+  internal_error: 'An unexpected error occurred on the server. It has been logged.',
 } as const;
 export type ApiErrorType = keyof typeof ERROR_DESCRIPTIONS;
 

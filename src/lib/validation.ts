@@ -3,6 +3,24 @@
 // query parameter gives 400 {message: {param: text}} (part1 §0.4, §0.8).
 import type { FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
+import { isEmailAddress } from './email.js';
+
+/**
+ * Length limits of stored strings. Where Quay has a CharField (names, titles, URIs, e-mail
+ * addresses) its 255 characters; fields Quay keeps in unbounded TextFields (descriptions, message
+ * bodies) are capped for every string of a request by the input guard (MAX_STRING_LENGTH).
+ */
+export const CHAR_FIELD_MAX = 255;
+
+/** A string stored in one of Quay's CharFields. */
+export const charField = () => z.string().max(CHAR_FIELD_MAX);
+
+/** An e-mail address that may be left empty (or null) to mean "none". */
+export const optionalEmail = () =>
+  z
+    .string()
+    .max(CHAR_FIELD_MAX)
+    .refine((s) => s.trim() === '' || isEmailAddress(s.trim()), 'Invalid email address');
 
 export class RequestValidationError extends Error {
   readonly statusCode = 400;
@@ -32,11 +50,30 @@ function describe(issue: z.core.$ZodIssue, root: unknown): { message: string; pa
   return { message: `${issue.message}${where}`, param: path[0], bare: issue.message };
 }
 
+/**
+ * The first number in a validated value that PostgreSQL could not take as a bigint or that is not
+ * exact (beyond 2^53), with its path: every route is guarded here, whatever its schema says.
+ */
+function numberProblem(v: unknown, path: string[] = [], depth = 0): { path: string[] } | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER ? undefined : { path };
+  if (v === null || typeof v !== 'object' || depth > 32) return undefined;
+  for (const k in v) {
+    const p = numberProblem((v as Record<string, unknown>)[k], [...path, k], depth + 1);
+    if (p) return p;
+  }
+  return undefined;
+}
+
 export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> =
   ({ schema }) =>
   (data) => {
     const r = schema.safeParse(data);
-    if (r.success) return { value: r.data };
+    if (r.success) {
+      const bad = numberProblem(r.data);
+      if (!bad) return { value: r.data };
+      const where = bad.path.length ? ` (at '${bad.path.join('.')}')` : '';
+      return { error: new RequestValidationError(`Value out of range${where}`, bad.path[0], 'Value out of range') };
+    }
     const { message, param, bare } = describe(r.error.issues[0], data);
     return { error: new RequestValidationError(message, param, bare) };
   };

@@ -58,7 +58,8 @@ export interface PreparedAccount {
 export async function prepareAccount(a: NewAccount, o: { emailRequired?: boolean } = {}): Promise<PreparedAccount> {
   if (!isValidPassword(a.password)) throw new AccountError(INVALID_PASSWORD_MESSAGE);
   const given = a.email?.trim() ?? '';
-  if (o.emailRequired && !isEmailAddress(given)) throw new AccountError(`Invalid email address: ${a.email ?? ''}`);
+  // Quay's create_user validates any address given; with mail on, one is also required.
+  if ((o.emailRequired || given) && !isEmailAddress(given)) throw new AccountError(`Invalid email address: ${a.email ?? ''}`);
   const problem = usernameProblem(a.username);
   if (problem) throw new AccountError(problem);
   // Without mail, the address is not verified; when none is given Quay stores a random UUID.
@@ -182,26 +183,36 @@ function redactName(name: string): string {
 
 /**
  * requestRecoveryEmail (part2 §14.6): mails a recovery link when a user has the address. The
- * answer is the same whether or not one does; an organization's address gets Quay's `org` answer
- * (organizations have no password to recover).
+ * answer, and the time it takes, are the same whether or not anyone has the address and whether or
+ * not the mail server takes the mail: the one lookup below runs for every address, and the rest
+ * (the code, the mail) happens after the answer has gone out; a refused mail is logged and its code
+ * dropped. An organization's address gets Quay's `org` answer (organizations have no password to
+ * recover; their address is told who the administrators are).
  */
 export async function requestRecovery(app: FastifyInstance, ctx: Pick<MailContext, 'log'>, email: string): Promise<RecoveryAnswer> {
   const mailer = app.mailer;
   if (!mailer) throw new Error('account recovery needs FEATURE_MAILING');
   const found = await findNamespaceByEmail(app.db, email);
+  const base = { baseUrl: app.baseUrl, registry: app.config.REGISTRY_TITLE, to: email };
   if (found?.organization) {
-    // As Quay: the organization's address is told who its administrators are.
-    const admins = (await orgAdminUsers(app.db, found.id)).map((a) => a.username);
-    const mail = orgRecoveryMail({ baseUrl: app.baseUrl, registry: app.config.REGISTRY_TITLE, to: email, org: found.username, admins });
-    await deliverOrUndo(mailer, ctx.log, mail);
+    app.background.run('organization recovery mail', async () => {
+      const admins = (await orgAdminUsers(app.db, found.id)).map((a) => a.username);
+      await mailer.send(orgRecoveryMail({ ...base, org: found.username, admins }));
+    }, ctx.log);
     return { status: 'org', orgemail: email, orgname: redactName(found.username) };
   }
-  // A disabled account could not sign in with the link: no code is issued for it.
-  if (!found || found.robot || !found.enabled) return { status: 'sent' };
-  // One recovery mail a minute per account: the answer is the same, so nobody can flood a mailbox.
-  if (await hasRecentEmailCode(app.db, found.id, 'recovery', RECOVERY_RESEND_S)) return { status: 'sent' };
-  const { id, code } = await app.db.transaction().execute((trx) => issueEmailCode(trx, found.id, 'recovery'));
-  const mail = recoveryMail({ baseUrl: app.baseUrl, registry: app.config.REGISTRY_TITLE, to: email, username: found.username, code });
-  await deliverOrUndo(mailer, ctx.log, mail, () => deleteEmailCode(app.db, id));
+  app.background.run('recovery mail', async () => {
+    // A disabled account could not sign in with the link: no code is issued for it.
+    if (!found || found.robot || !found.enabled) return;
+    // One recovery mail a minute per account, so nobody can flood a mailbox through this.
+    if (await hasRecentEmailCode(app.db, found.id, 'recovery', RECOVERY_RESEND_S)) return;
+    const { id, code } = await app.db.transaction().execute((trx) => issueEmailCode(trx, found.id, 'recovery'));
+    try {
+      await mailer.send(recoveryMail({ ...base, username: found.username, code }));
+    } catch (err) {
+      await deleteEmailCode(app.db, id);
+      throw err;
+    }
+  }, ctx.log);
   return { status: 'sent' };
 }

@@ -1,50 +1,80 @@
 // Password and app-token logins, shared by /api/v1/signin, the sign-in page and HTTP Basic on the
-// OAuth web routes. Failed password logins back off as Quay's do (web-endpoints.md §3.1).
-import { verifyPassword } from '../auth/passwords.js';
+// OAuth web routes. Failures are throttled per account and client address (src/services/throttle.ts),
+// and an unknown name costs what a wrong password costs: the same queries, the same KDF run (on a
+// dummy hash), the same answer.
+import { randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { safeEqual, type SecretBox } from '../auth/crypto.js';
 import type { Db } from '../db/index.js';
 import type { Namespace } from '../db/schema.js';
-import { findUserById, findUserByLogin, markUserVerified, recordLoginFailure, resetLoginFailures } from '../db/users.js';
+import { findUserById, findUserByLogin, markUserVerified } from '../db/users.js';
 import { PlainError } from '../lib/api-error.js';
+import { stringProblem } from '../lib/input-guard.js';
 import { inviteVerifiesEmail } from './accounts.js';
+import { noteFailure, noteSuccess, throttleWait, type ThrottlePolicy } from './throttle.js';
 
-/** After n failures, logins are refused for 0.5·(2ⁿ−1) s after the last one (capped at an hour). */
-function backoffRemainingS(user: Namespace): number {
-  const n = user.invalid_login_attempts;
-  if (n <= 0 || !user.last_invalid_login) return 0;
-  const waitS = Math.min(0.5 * (2 ** Math.min(n, 30) - 1), 3600);
-  const until = user.last_invalid_login.getTime() + waitS * 1000;
-  return Math.max(0, Math.ceil((until - Date.now()) / 1000));
+/** Where a login attempt comes from, and the throttle it is subject to. */
+export interface LoginGuard {
+  ip: string;
+  policy: ThrottlePolicy;
+}
+
+/** The configured throttle, for a request's client address. */
+export function loginGuard(req: FastifyRequest): LoginGuard {
+  const c = req.server.config;
+  return { ip: req.ip, policy: { accountLimit: c.ACCOUNT_FAILURE_LIMIT, windowS: c.ACCOUNT_FAILURE_WINDOW } };
+}
+
+let dummyHash: Promise<string> | undefined;
+/** A hash of a random password, verified against when there is no real one to check. */
+function dummy(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(18).toString('base64url'));
+  return dummyHash;
+}
+/** Computes the dummy hash ahead of the first unknown login, so that one costs no more than others. */
+export function warmLoginChecks(): void {
+  void dummy();
+}
+
+/** The password check, with the KDF run whether or not there is a hash to check against. */
+async function passwordMatches(password: string, stored: string | null | undefined): Promise<boolean> {
+  if (stored?.startsWith('scrypt$')) return verifyPassword(password, stored);
+  await verifyPassword(password, await dummy());
+  return false;
 }
 
 export type LoginVerdict =
   | { ok: true; user: Namespace }
   | { ok: false; body: Record<string, unknown>; status: number; retryAfter?: number };
 
+const TOO_MANY = { message: 'Too many login attempts. \nPlease reset your password and try again.' };
+
 /**
- * Checks a password login, recording failures for the backoff (unknown usernames are not counted).
- * `inviteCode` (signinUser's `urn:teaminvite:<code>`) verifies an unverified user's address when it
- * is a team invite mailed to that address, before the verified check (web-endpoints.md §3.1).
+ * Checks a password login. `inviteCode` (signinUser's `urn:teaminvite:<code>`) verifies an
+ * unverified user's address when it is a team invite mailed to that address, before the verified
+ * check (web-endpoints.md §3.1).
  */
 export async function checkPasswordLogin(
   db: Db,
   login: string,
   password: string,
   orEmail: boolean,
+  guard: LoginGuard,
   o: { inviteCode?: string } = {},
 ): Promise<LoginVerdict> {
   const invalid = { needsEmailVerification: false, invalidCredentials: true, message: 'Invalid Username or Password' };
   let user = await findUserByLogin(db, login, orEmail);
-  if (!user) return { ok: false, status: 403, body: invalid };
-  const wait = backoffRemainingS(user);
-  if (wait > 0) {
-    return { ok: false, status: 429, retryAfter: wait, body: { message: 'Too many login attempts. \nPlease reset your password and try again.' } };
-  }
-  if (!(await verifyPassword(password, user.password_hash))) {
-    await recordLoginFailure(db, user.id);
+  const subject = user ? `user:${user.id}` : `login:${login.toLowerCase()}`;
+  const wait = await throttleWait(db, subject, guard.ip, guard.policy);
+  if (wait > 0) return { ok: false, status: 429, retryAfter: wait, body: TOO_MANY };
+  // The KDF runs for unknown names too (against a dummy hash): the same cost, the same answer.
+  const matches = await passwordMatches(password, user?.password_hash);
+  if (!user || !matches) {
+    await noteFailure(db, subject, guard.ip);
     return { ok: false, status: 403, body: invalid };
   }
-  if (user.invalid_login_attempts > 0) await resetLoginFailures(db, user.id);
+  await noteSuccess(db, subject, guard.ip);
   if (!user.enabled) {
     return { ok: false, status: 403, body: { ...invalid, message: 'This user has been disabled. Please contact your administrator.' } };
   }
@@ -72,17 +102,31 @@ export async function checkAppTokenLogin(db: Db, secrets: SecretBox, code: strin
   return user;
 }
 
-/** HTTP Basic user credentials (password, or `$app` + app token), as Quay's web routes accept them. */
-export async function checkBasicUser(db: Db, secrets: SecretBox, header: string | undefined): Promise<Namespace | undefined> {
+/**
+ * Decodes HTTP Basic credentials: undefined when malformed, or when either part could not be
+ * stored or compared as text (NUL, bytes that are not UTF-8).
+ */
+export function basicCredentials(header: string | undefined): { username: string; password: string } | undefined {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
   if (!m) return undefined;
-  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const bytes = Buffer.from(m[1], 'base64');
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
   const i = decoded.indexOf(':');
-  if (i <= 0) return undefined;
-  const username = decoded.slice(0, i);
-  const password = decoded.slice(i + 1);
-  if (username === '$app') return checkAppTokenLogin(db, secrets, password);
-  if (username.includes('+') || username === '$oauthtoken') return undefined; // robots and tokens: not here
-  const v = await checkPasswordLogin(db, username, password, false);
+  if (i <= 0 || stringProblem(decoded)) return undefined;
+  return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+/** HTTP Basic user credentials (password, or `$app` + app token), as Quay's web routes accept them. */
+export async function checkBasicUser(db: Db, secrets: SecretBox, header: string | undefined, guard: LoginGuard): Promise<Namespace | undefined> {
+  const c = basicCredentials(header);
+  if (!c) return undefined;
+  if (c.username === '$app') return checkAppTokenLogin(db, secrets, c.password);
+  if (c.username.includes('+') || c.username === '$oauthtoken') return undefined; // robots and tokens: not here
+  const v = await checkPasswordLogin(db, c.username, c.password, false, guard);
   return v.ok ? v.user : undefined;
 }

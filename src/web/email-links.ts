@@ -9,6 +9,9 @@ import type { EmailCodeKind } from '../db/email-codes.js';
 import type { Namespace } from '../db/schema.js';
 import { redeemEmailCode } from '../services/accounts.js';
 import { esc, messagePage, page } from './pages.js';
+import { WEB_FIELD as W, webFields } from './fields.js';
+
+const CodeQuery = webFields({ code: W.token });
 
 // A code is 48 characters; anything much longer is not one of ours and is not hashed.
 const MAX_CODE_LENGTH = 200;
@@ -32,7 +35,7 @@ export async function emailLinkRoutes(app: FastifyInstance): Promise<void> {
   if (!app.mailer) return;
   const title = app.config.REGISTRY_TITLE;
 
-  app.get('/confirm', async (req, reply) => {
+  app.get('/confirm', { schema: { querystring: CodeQuery } }, async (req, reply) => {
     const r = await redeemAndLogin(app, req, reply, 'confirm');
     if (r === 'invalid') {
       return messagePage(reply, 400, 'E-mail confirmation failed', 'Invalid email confirmation code: it is unknown, has expired or has already been used.');
@@ -42,7 +45,7 @@ export async function emailLinkRoutes(app: FastifyInstance): Promise<void> {
     return reply.redirect('/');
   });
 
-  app.get('/recovery', async (req, reply) => {
+  app.get('/recovery', { schema: { querystring: CodeQuery } }, async (req, reply) => {
     const r = await redeemAndLogin(app, req, reply, 'recovery');
     if (r === 'invalid') {
       return messagePage(reply, 400, 'Account recovery failed', 'Invalid recovery code: This code is invalid or may have already been used.');

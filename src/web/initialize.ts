@@ -11,15 +11,28 @@ import { insertApplication } from '../db/oauth.js';
 import { countNamespaces } from '../db/users.js';
 import { message } from '../lib/api-error.js';
 import { AccountError, insertAccount, lockNamespaces, prepareAccount } from '../services/accounts.js';
+import { z } from 'zod';
+import { WEB_FIELD as W } from './fields.js';
 
 const ALL_SCOPES = [...SCOPE_NAMES].sort().join(' ');
 
 class NotEmpty extends Error {}
 
+// Loose on purpose: the handler answers missing or mistyped fields with Quay's own messages.
+const InitializeBody = z
+  .looseObject({
+    username: z.unknown().refine((v) => typeof v !== 'string' || v.length <= W.name, 'username is too long').optional(),
+    email: z.unknown().refine((v) => typeof v !== 'string' || v.length <= W.name, 'email is too long').optional(),
+  })
+  .nullish();
+
 export async function initializeRoute(app: FastifyInstance): Promise<void> {
   app.post(
     '/api/v1/user/initialize',
-    { config: { access: anonymousAccess({ always: true, hidden: true, csrf: false }) } },
+    {
+      config: { access: anonymousAccess({ always: true, hidden: true, csrf: false }) },
+      schema: { body: InitializeBody },
+    },
     async (req, reply) => {
       if (!app.config.FEATURE_USER_INITIALIZE) throw message(404, 'Not Found');
       const body = (req.body ?? {}) as Record<string, unknown>;

@@ -7,12 +7,13 @@ import { PlainError } from '../lib/api-error.js';
 import { findInviteByCode } from '../db/invites.js';
 import { acceptTeamInvite, declineTeamInvite } from '../services/team-invites.js';
 import { esc, messagePage as notice, page } from './pages.js';
+import { WEB_FIELD as W, webBody, webFields } from './fields.js';
 
 export async function inviteRoutes(app: FastifyInstance): Promise<void> {
   if (!app.mailer) return;
   const title = app.config.REGISTRY_TITLE;
 
-  app.get('/confirminvite', async (req, reply) => {
+  app.get('/confirminvite', { schema: { querystring: webFields({ code: W.token }) } }, async (req, reply) => {
     const code = (req.query as Record<string, unknown>).code;
     if (typeof code !== 'string' || !code) return notice(reply, 400, 'Invitation', 'The link has no invitation code.');
     if (!req.auth.user || !req.auth.session) {
@@ -34,7 +35,7 @@ export async function inviteRoutes(app: FastifyInstance): Promise<void> {
     );
   });
 
-  app.post('/confirminvite', async (req, reply) => {
+  app.post('/confirminvite', { schema: { body: webBody({ code: W.token, action: W.short, _csrf_token: W.token }) } }, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const user = req.auth.user;
     if (!user || !req.auth.session) return reply.redirect('/signin', 303);

@@ -16,13 +16,36 @@ import {
 import type { Namespace, OAuthApplication } from '../db/schema.js';
 import { realOrgRole } from '../auth/permissions.js';
 import { avatar } from '../lib/avatar.js';
+import { basicCredentials, loginGuard } from '../services/login.js';
+import { noteFailure, noteSuccess, throttleWait } from '../services/throttle.js';
+import { stringProblem } from '../lib/input-guard.js';
 import { consentPage, localAppPage, messagePage } from './pages.js';
+import { WEB_FIELD as W, webBody, webFields } from './fields.js';
 
 /** Authorization codes are single use; this server also lets them expire (Quay's never do). */
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 const NO_CACHE = { 'Cache-Control': 'no-cache, no-store, must-revalidate' };
 
 type Params = Record<string, string | undefined>;
+
+const AUTHORIZE_FIELDS = {
+  client_id: W.name,
+  redirect_uri: W.url,
+  scope: W.token,
+  response_type: W.short,
+  state: W.url,
+  format: W.short,
+  _csrf_token: W.token,
+};
+const AuthorizeQuery = webFields(AUTHORIZE_FIELDS);
+const TOKEN_FIELDS = {
+  grant_type: W.short,
+  client_id: W.name,
+  client_secret: W.name,
+  redirect_uri: W.url,
+  code: W.token,
+  scope: W.token,
+};
 
 function strings(o: unknown): Params {
   const out: Params = {};
@@ -33,6 +56,24 @@ function strings(o: unknown): Params {
     }
   }
   return out;
+}
+
+/** application/x-www-form-urlencoded decoding of one value; undefined when malformed or unusable. */
+function formDecode(s: string): string | undefined {
+  try {
+    const v = decodeURIComponent(s.replace(/\+/g, ' '));
+    return stringProblem(v) ? undefined : v;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The longest redirect this server sends: what browsers and proxies reliably pass on. */
+const MAX_LOCATION_LENGTH = 8192;
+
+/** Whether a redirect can reach the client whole: an absolute URL, within length, header-safe once encoded. */
+function isDeliverable(url: string): boolean {
+  return url.length <= MAX_LOCATION_LENGTH && URL.canParse(url) && !/[\x00-\x1f\x7f]/.test(url);
 }
 
 function wantsHtml(req: FastifyRequest): boolean {
@@ -53,11 +94,30 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     return (await realOrgRole(app.db, user.id, client.organization_id)) === 'admin';
   }
 
-  /** Issues the token (implicit) or the code and answers with the redirect. */
+  /**
+   * Issues the token (implicit) or the code and answers with the redirect. The redirect is built and
+   * checked first, with a placeholder of the credential's length: no token or code is ever created
+   * that could not be delivered.
+   */
   async function issue(reply: FastifyReply, user: Namespace, client: OAuthApplication, p: Params) {
     const redirectUri = p.redirect_uri!;
     const scopes = parseScopeString(p.scope);
     if (!scopes) return reply.code(302).headers(NO_CACHE).redirect(withQuery(redirectUri, { error: 'invalid_scope' }));
+    const location =
+      p.response_type === 'token'
+        ? (token: string) => {
+            // Quay's form: scope and state in the query, then access_token, token_type and expires_in
+            // in the fragment in that order (clients parse `access_token=(.*?)&`). state and scope are
+            // repeated after them in the fragment, where RFC 6749 §4.2.2 puts them, for swagger-ui.
+            const fragment = new URLSearchParams({ access_token: token, token_type: 'Bearer', expires_in: String(DEFAULT_TOKEN_LIFETIME_S) });
+            if (p.state !== undefined) fragment.append('state', p.state);
+            fragment.append('scope', p.scope!);
+            return `${withQuery(redirectUri, { scope: p.scope, state: p.state })}#${fragment.toString()}`;
+          }
+        : (code: string) => withQuery(redirectUri, { scope: p.scope, state: p.state, code });
+    if (!isDeliverable(location('x'.repeat(TOKEN_LENGTH)))) {
+      return reply.code(400).headers(NO_CACHE).send({ error: 'invalid_request', error_description: 'The redirect URI cannot carry the response' });
+    }
     if (p.response_type === 'token') {
       const { token } = await mintAccessToken(app.db, {
         applicationId: client.id,
@@ -65,14 +125,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
         username: user.username,
         scope: p.scope!,
       });
-      // Quay's form: scope and state in the query, then access_token, token_type and expires_in in
-      // the fragment in that order (clients parse `access_token=(.*?)&`). state and scope are
-      // repeated after them in the fragment, where RFC 6749 §4.2.2 puts them, for swagger-ui.
-      const fragment = new URLSearchParams({ access_token: token, token_type: 'Bearer', expires_in: String(DEFAULT_TOKEN_LIFETIME_S) });
-      if (p.state !== undefined) fragment.append('state', p.state);
-      fragment.append('scope', p.scope!);
-      const location = `${withQuery(redirectUri, { scope: p.scope, state: p.state })}#${fragment.toString()}`;
-      return reply.code(302).headers(NO_CACHE).header('location', location).send();
+      return reply.code(302).headers(NO_CACHE).header('location', location(token)).send();
     }
     const code = randomString(TOKEN_LENGTH);
     const { name, secret } = splitSecret(code, NAME_LENGTH)!;
@@ -84,11 +137,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       redirectUri,
       data: { username: user.username, user_id: user.id },
     });
-    return reply
-      .code(302)
-      .headers(NO_CACHE)
-      .header('location', withQuery(redirectUri, { scope: p.scope, state: p.state, code }))
-      .send();
+    return reply.code(302).headers(NO_CACHE).header('location', location(code)).send();
   }
 
   // Quay's /oauth/authorize has no POST (405); clients must post the grant to /oauth/authorizeapp.
@@ -96,20 +145,25 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     reply.code(405).header('Allow', 'GET, HEAD, OPTIONS').send({ error: 'Method Not Allowed' }),
   );
 
-  app.get('/oauth/authorize', { config: { basicAuth: true } }, async (req, reply) => {
+  app.get('/oauth/authorize', { config: { basicAuth: true }, schema: { querystring: AuthorizeQuery } }, async (req, reply) => {
     const p = strings(req.query);
     for (const k of ['client_id', 'redirect_uri', 'scope']) {
       if (!p[k]) return reply.code(400).headers(NO_CACHE).send({ error: `Required param: ${k}` });
     }
     p.response_type ??= 'code';
+    // An unknown client is answered at once: nobody is sent to sign in for an application that
+    // does not exist.
+    const client = await findApplicationByClientId(app.db, p.client_id!);
+    if (!client) {
+      if (wantsHtml(req)) return messagePage(reply.headers(NO_CACHE), 404, 'Unknown application', 'No application has this client_id.');
+      return reply.code(404).headers(NO_CACHE).send({ error: 'Unknown client_id' });
+    }
     const user = req.auth.user;
     if (!user) {
       // Quay answers 401 here; a browser is sent to this server's sign-in page and then back.
       if (wantsHtml(req)) return reply.code(302).headers(NO_CACHE).redirect(`/signin?next=${encodeURIComponent(req.url)}`);
       return reply.code(401).headers(NO_CACHE).send({ error: 'Requires authentication' });
     }
-    const client = await findApplicationByClientId(app.db, p.client_id!);
-    if (!client) return reply.code(404).headers(NO_CACHE).send({ error: 'Unknown client_id' });
     if (!(await mayAuthorize(user, client))) {
       return reply.code(403).headers(NO_CACHE).send({ error: 'You are not allowed to authorize this application' });
     }
@@ -126,7 +180,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     const granted = (await listLiveTokenScopes(app.db, user.id, client.id)).flatMap((s) => [...(parseScopeString(s) ?? [])]);
     if (granted.length && scopesCover(granted, scopes)) return issue(reply, user, client, p);
 
-    const session = await ensureSession(req, reply, app.db, app.sessionSettings);
+    const session = await ensureSession(req, reply, app.secrets, app.sessionSettings);
     const owner = client.organization_id
       ? await app.db.selectFrom('namespace').select(['username', 'email', 'organization']).where('id', '=', client.organization_id).executeTakeFirst()
       : undefined;
@@ -168,7 +222,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     });
   });
 
-  app.post('/oauth/authorizeapp', { config: { basicAuth: true } }, async (req, reply) => {
+  app.post('/oauth/authorizeapp', { config: { basicAuth: true }, schema: { body: webBody(AUTHORIZE_FIELDS) } }, async (req, reply) => {
     const user = req.auth.user;
     if (!user) return reply.code(401).headers(NO_CACHE).send({ error: 'Requires authentication' });
     checkCsrf(req);
@@ -188,7 +242,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     return issue(reply, user, client, p);
   });
 
-  app.post('/oauth/denyapp', async (req, reply) => {
+  app.post('/oauth/denyapp', { schema: { body: webBody(AUTHORIZE_FIELDS) } }, async (req, reply) => {
     if (!req.auth.user) return reply.code(401).headers(NO_CACHE).send({ error: 'Requires authentication' });
     checkCsrf(req);
     const p = strings(req.body);
@@ -199,28 +253,39 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
     return reply.code(302).headers(NO_CACHE).redirect(withQuery(p.redirect_uri!, { error: 'authorization_denied' }));
   });
 
-  app.post('/oauth/access_token', async (req, reply) => {
+  app.post('/oauth/access_token', { onRequest: app.ipLimit('token'), schema: { querystring: webFields(TOKEN_FIELDS), body: webBody(TOKEN_FIELDS) } }, async (req, reply) => {
     const p = { ...strings(req.query), ...strings(req.body) };
     const fail = (error: string) =>
       reply.code(400).headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).send({ error });
-    const basic = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (basic) {
-      const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
-      const i = decoded.indexOf(':');
-      if (i > 0) {
-        try {
-          p.client_id = decodeURIComponent(decoded.slice(0, i));
-          p.client_secret = decodeURIComponent(decoded.slice(i + 1));
-        } catch {
-          return fail('invalid_client'); // a malformed %-escape (URIError) is a bad credential, not a 500
-        }
-      }
+    if (/^Basic\s/i.test(req.headers.authorization ?? '')) {
+      // RFC 6749 §2.3.1: client credentials in Basic are form-encoded.
+      const basic = basicCredentials(req.headers.authorization);
+      const id = basic && formDecode(basic.username);
+      const secret = basic && formDecode(basic.password);
+      if (id === undefined || secret === undefined) return fail('invalid_client');
+      p.client_id = id;
+      p.client_secret = secret;
     }
     for (const k of ['grant_type', 'client_id', 'redirect_uri', 'code', 'scope']) if (!p[k]) return fail('invalid_request');
     if (p.grant_type !== 'authorization_code') return fail('unsupported_grant_type');
+    // Wrong client secrets are throttled per client and caller address (the account-wide limit of
+    // src/services/throttle.ts; no per-attempt backoff: a 40-character secret is not guessed).
+    const subject = `client:${p.client_id}`;
+    const guard = loginGuard(req);
+    const policy = { ...guard.policy, backoff: false };
+    const wait = await throttleWait(app.db, subject, guard.ip, policy);
+    if (wait > 0) {
+      return reply
+        .code(429)
+        .headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Retry-After': String(wait) })
+        .send({ error: 'slow_down', error_description: 'Too many failed attempts for this client; retry later' });
+    }
     const client = await findApplicationByClientId(app.db, p.client_id!);
     const secret = client ? app.secrets.decrypt(client.client_secret_enc) : undefined;
-    if (!client || !secret || !p.client_secret || !safeEqual(secret, p.client_secret)) return fail('invalid_client');
+    if (!client || !secret || !p.client_secret || !safeEqual(secret, p.client_secret)) {
+      await noteFailure(app.db, subject, guard.ip);
+      return fail('invalid_client');
+    }
     if (!parseScopeString(p.scope)) return fail('invalid_scope');
     const parts = splitSecret(p.code!, NAME_LENGTH);
     if (!parts) return fail('invalid_grant');
@@ -238,13 +303,14 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       return mintAccessToken(trx, { applicationId: client.id, userId: user.id, username: user.username, scope: row.scope });
     });
     if (typeof result === 'string') return fail(result);
+    await noteSuccess(app.db, subject, guard.ip);
     return reply
       .code(200)
       .headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Content-Type': 'application/json;charset=UTF-8' })
       .send(JSON.stringify({ access_token: result.token, token_type: 'Bearer', expires_in: DEFAULT_TOKEN_LIFETIME_S, refresh_token: null }));
   });
 
-  app.get(app.config.LOCAL_OAUTH_HANDLER, async (req, reply) => {
+  app.get(app.config.LOCAL_OAUTH_HANDLER, { schema: { querystring: webFields({ format: W.short, access_token: W.token }) } }, async (req, reply) => {
     if (!req.auth.user) return messagePage(reply, 401, 'Sign-in required', 'Sign in to see the generated token.');
     const p = strings(req.query);
     if (p.format === 'json') return reply.send({ access_token: p.access_token ?? null });

@@ -2,8 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import { checkCsrf } from '../auth/hook.js';
 import { ensureSession, loginSession } from '../auth/session.js';
-import { checkPasswordLogin } from '../services/login.js';
+import { checkPasswordLogin, loginGuard } from '../services/login.js';
 import { signinPage } from './pages.js';
+import { WEB_FIELD as W, webBody, webFields } from './fields.js';
 
 /**
  * Only same-origin paths are followed after sign-in: no open redirect through `next`. Control
@@ -20,7 +21,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
   const { config } = app;
 
   app.get('/csrf_token', async (req, reply) => {
-    const s = await ensureSession(req, reply, app.db, app.sessionSettings);
+    const s = await ensureSession(req, reply, app.secrets, app.sessionSettings);
     return { csrf_token: s.csrfToken };
   });
 
@@ -76,21 +77,21 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
     version_number: '',
   }));
 
-  app.get('/signin', async (req, reply) => {
-    const s = await ensureSession(req, reply, app.db, app.sessionSettings);
+  app.get('/signin', { schema: { querystring: webFields({ next: W.url }) } }, async (req, reply) => {
+    const s = await ensureSession(req, reply, app.secrets, app.sessionSettings);
     const next = safeNext((req.query as Record<string, unknown>).next);
     if (req.auth.user) return reply.redirect(next);
     return signinPage(reply, { csrf: s.csrfToken, next, title: config.REGISTRY_TITLE });
   });
 
-  app.post('/signin', async (req, reply) => {
+  app.post('/signin', { onRequest: app.ipLimit('login'), schema: { body: webBody({ username: W.name, password: W.secret, next: W.url, _csrf_token: W.token }) } }, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
-    const s = await ensureSession(req, reply, app.db, app.sessionSettings);
+    const s = await ensureSession(req, reply, app.secrets, app.sessionSettings);
     checkCsrf(req);
     const username = typeof body.username === 'string' ? body.username : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const v = await checkPasswordLogin(app.db, username, password, true);
+    const v = await checkPasswordLogin(app.db, username, password, true, loginGuard(req));
     if (!v.ok) {
       const error = typeof v.body.message === 'string' ? v.body.message : 'Your e-mail address is not verified yet.';
       return signinPage(reply, { csrf: s.csrfToken, next, error, username, title: config.REGISTRY_TITLE }, v.status);

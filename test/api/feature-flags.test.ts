@@ -11,7 +11,7 @@ describe('feature switches', () => {
       const h = bearer(await tokenFor(t, u, 'user:admin org:admin repo:read'));
       const robot = await t.inject({ method: 'PUT', url: '/api/v1/user/robots/builder', headers: h });
       expect(robot.statusCode).toBe(400);
-      expect(robot.json()).toEqual({ message: 'Robot accounts have been disabled. Please contact your administrator.' });
+      expect(robot.json()).toMatchObject({ message: 'Robot accounts have been disabled. Please contact your administrator.' });
       expect(await t.app.db.selectFrom('namespace').select('id').where('username', '=', 'flagsowner+builder').executeTakeFirst()).toBeUndefined();
 
       const prefix = await t.inject({ url: '/api/v1/entities/flagsown', headers: h });
@@ -33,7 +33,7 @@ describe('feature switches', () => {
       expect((await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { tag_expiration_s: 259200 } })).json().tag_expiration_s).toBe(259200);
       const bad = await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { tag_expiration_s: 86400 } });
       expect(bad.statusCode).toBe(400);
-      expect(bad.json()).toEqual({ message: 'Invalid tag expiration option' });
+      expect(bad.json()).toMatchObject({ message: 'Invalid tag expiration option' });
       expect((await t.inject('/config')).json().config.TAG_EXPIRATION_OPTIONS).toEqual(['0s', '3d']);
 
       const u2 = await makeUser(off);

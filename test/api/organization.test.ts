@@ -270,7 +270,7 @@ describe('PUT /api/v1/organization/{orgname} (changeOrganizationDetails)', () =>
     }
     const bad = await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { tag_expiration_s: 3600, email: 'changed@corp.example' } });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toEqual({ message: 'Invalid tag expiration option' });
+    expect(bad.json()).toMatchObject({ message: 'Invalid tag expiration option' });
     expect(await namespaceRow(org.username)).toMatchObject({ tag_expiration_s: 2419200, email: org.email });
     const negative = await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}`, headers: h, payload: { tag_expiration_s: -1 } });
     expectApiError(negative, 400, 'invalid_request');
@@ -559,7 +559,7 @@ describe('DELETE /api/v1/organization/{orgname}/members/{membername} (removeOrga
     await makeTeam(t, org, 'member', [member]);
     const res = await t.inject({ method: 'DELETE', url: `/api/v1/organization/${org.username}/members/${admin.username}`, headers: h });
     expect(res.statusCode).toBe(400);
-    expect(res.json()).toEqual({ message: 'Cannot remove user as they are the only organization admin' });
+    expect(res.json()).toMatchObject({ message: 'Cannot remove user as they are the only organization admin' });
     expect((await db().selectFrom('team_member').select('id').where('user_id', '=', admin.id).execute()).length).toBe(1);
     // Removing someone else is fine.
     expect((await t.inject({ method: 'DELETE', url: `/api/v1/organization/${org.username}/members/${member.username}`, headers: h })).statusCode).toBe(204);

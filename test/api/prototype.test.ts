@@ -149,7 +149,7 @@ describe('createOrganizationPrototypePermission (POST /organization/{orgname}/pr
     ]) {
       const res = await create(org, body);
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toEqual({ message: `Team does not exist: ${org.username}/theirs` });
+      expect(res.json()).toMatchObject({ message: `Team does not exist: ${org.username}/theirs` });
     }
     expect(await protoRows(org)).toHaveLength(0);
   });

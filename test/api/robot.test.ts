@@ -121,7 +121,7 @@ describe('user robots', () => {
     const first = await put(`/api/v1/user/robots/${short}`, aliceFull, { description: 'one' });
     const again = await put(`/api/v1/user/robots/${short}`, aliceFull, { description: 'two' });
     expect(again.statusCode).toBe(400);
-    expect(again.json()).toEqual({ message: `Existing robot with name: ${alice.username}+${short}` });
+    expect(again.json()).toMatchObject({ message: `Existing robot with name: ${alice.username}+${short}` });
     const row = await robotRow(`${alice.username}+${short}`);
     expect(row!.description).toBe('one');
     expect(t.app.secrets.decrypt(row!.token_enc!)).toBe(first.json().token);
@@ -138,7 +138,7 @@ describe('user robots', () => {
     for (const [short, issue] of cases) {
       const res = await put(`/api/v1/user/robots/${short}`, aliceFull, {});
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toEqual({ message: `The name for the robot '${short}' is invalid: ${issue}` });
+      expect(res.json()).toMatchObject({ message: `The name for the robot '${short}' is invalid: ${issue}` });
       expect(await robotRow(`${alice.username}+${short}`)).toBeUndefined();
       expect(await auditFor('create_robot', alice.id, short)).toHaveLength(0);
     }
@@ -188,7 +188,7 @@ describe('user robots', () => {
     expect(res.json()).toEqual({ ...created, unstructured_metadata: { a: 1 } });
     const missing = await t.inject({ url: `/api/v1/user/robots/${uniqueName('none')}`, headers: aliceFull });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json()).toEqual(NOT_FOUND);
+    expect(missing.json()).toMatchObject(NOT_FOUND);
     // Another user's robot of the same short name is not reachable through /user/robots.
     const other = await t.inject({ url: `/api/v1/user/robots/${short}`, headers: outsiderFull });
     expect(other.statusCode).toBe(400);
@@ -270,7 +270,7 @@ describe('user robots', () => {
     expect(logs[0].metadata).toMatchObject({ robot: short });
     const missing = await t.inject({ method: 'POST', url: `/api/v1/user/robots/${uniqueName('none')}/regenerate`, headers: aliceFull });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json()).toEqual(NOT_FOUND);
+    expect(missing.json()).toMatchObject(NOT_FOUND);
   });
 
   it('lists only direct repository permissions of the robot', async () => {
@@ -292,7 +292,7 @@ describe('user robots', () => {
     });
     const missing = await t.inject({ url: '/api/v1/user/robots/nothere/permissions', headers: h });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json()).toEqual(NOT_FOUND);
+    expect(missing.json()).toMatchObject(NOT_FOUND);
   });
 
   it('deletes a robot (204) with its token, permissions and team memberships, and records delete_robot', async () => {
@@ -318,7 +318,7 @@ describe('user robots', () => {
     expect(logs[0].performer_id).toBe(u.id);
     const again = await t.inject({ method: 'DELETE', url: '/api/v1/user/robots/doomed', headers: h });
     expect(again.statusCode).toBe(400);
-    expect(again.json()).toEqual(NOT_FOUND);
+    expect(again.json()).toMatchObject(NOT_FOUND);
   });
 
   it('requires user:admin: anonymous 401, user:read and org:admin-only tokens 403, nothing written', async () => {
@@ -368,7 +368,7 @@ describe('organization robots', () => {
     expect(logs[0].performer_id).toBe(alice.id);
     const dup = await put(`${base()}/${short}`, aliceFull);
     expect(dup.statusCode).toBe(400);
-    expect(dup.json()).toEqual({ message: `Existing robot with name: ${org.username}+${short}` });
+    expect(dup.json()).toMatchObject({ message: `Existing robot with name: ${org.username}+${short}` });
   });
 
   it('refuses org robot bodies over 1 MiB with 400 invalid_request, as for user robots', async () => {
@@ -401,7 +401,7 @@ describe('organization robots', () => {
     expect(foreign.username).toBe(`${other.username}+foreign`);
     const miss = await t.inject({ url: `${base()}/foreign`, headers: aliceFull });
     expect(miss.statusCode).toBe(400);
-    expect(miss.json()).toEqual(NOT_FOUND);
+    expect(miss.json()).toMatchObject(NOT_FOUND);
     expect((await t.inject({ url: `${base()}/${short}`, headers: bobFull })).statusCode).toBe(403);
   });
 
@@ -472,7 +472,7 @@ describe('organization robots', () => {
     expect(await auditFor('delete_robot', org.id, short)).toHaveLength(1);
     const again = await t.inject({ method: 'DELETE', url: `${base()}/${short}`, headers: aliceFull });
     expect(again.statusCode).toBe(400);
-    expect(again.json()).toEqual(NOT_FOUND);
+    expect(again.json()).toMatchObject(NOT_FOUND);
   });
 
   it('getOrgRobotPermissions needs user:admin and OrgAdmin; org:admin alone is refused', async () => {
@@ -493,12 +493,12 @@ describe('organization robots', () => {
     for (const h of [aliceUserAdmin, bobFull]) {
       const res = await t.inject({ url, headers: h });
       expect(res.statusCode).toBe(403);
-      expect(res.json()).toEqual({ message: FORBIDDEN_TEXT });
+      expect(res.json()).toMatchObject({ message: FORBIDDEN_TEXT });
     }
     expect((await t.inject({ url })).statusCode).toBe(401);
     const missing = await t.inject({ url: `${base()}/nothere/permissions`, headers: aliceFull });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json()).toEqual(NOT_FOUND);
+    expect(missing.json()).toMatchObject(NOT_FOUND);
   });
 
   it('answers 404 when {orgname} is the caller own user namespace, 403 for another user or a missing org', async () => {

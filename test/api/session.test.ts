@@ -64,23 +64,24 @@ describe('POST /api/v1/signin', () => {
     }
   });
 
-  it('refuses a bad password with Quay’s 403 body and counts the failure', async () => {
+  it('refuses a bad password with Quay’s 403 body and counts the failure for this address', async () => {
     const u = await makeUser(t);
     const s = await anonymousSession(t);
     const res = await t.inject({ method: 'POST', url: '/api/v1/signin', headers: s.headers, payload: { username: u.username, password: 'wrong-password' } });
     expect(res.statusCode).toBe(403);
-    expect(res.json()).toEqual({ needsEmailVerification: false, invalidCredentials: true, message: 'Invalid Username or Password' });
-    const row = await t.app.db.selectFrom('namespace').select('invalid_login_attempts').where('id', '=', u.id).executeTakeFirstOrThrow();
-    expect(row.invalid_login_attempts).toBe(1);
+    expect(res.json()).toMatchObject({ needsEmailVerification: false, invalidCredentials: true, message: 'Invalid Username or Password' });
+    const rows = await t.app.db.selectFrom('auth_failure').selectAll().where('subject', '=', `user:${u.id}`).execute();
+    expect(rows).toMatchObject([{ ip: '127.0.0.1', failures: 1 }]);
   });
 
   it('backs off after repeated failures with 429 and Retry-After, even for the right password', async () => {
     const u = await makeUser(t);
-    await t.app.db.updateTable('namespace').set({ invalid_login_attempts: 6, last_invalid_login: new Date() }).where('id', '=', u.id).execute();
+    await t.app.db.insertInto('auth_failure').values({ subject: `user:${u.id}`, ip: '127.0.0.1', failures: 6, last_failure: new Date() }).execute();
     const s = await anonymousSession(t);
     const res = await t.inject({ method: 'POST', url: '/api/v1/signin', headers: s.headers, payload: { username: u.username, password: u.password } });
     expect(res.statusCode).toBe(429);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.json()).toMatchObject({ status: 429, error_type: 'invalid_request', message: expect.stringContaining('Too many login attempts') });
   });
 
   it('refuses a disabled user and an unknown user', async () => {
@@ -99,7 +100,7 @@ describe('POST /api/v1/signin', () => {
     const u = await makeUser(t);
     const none = await t.inject({ method: 'POST', url: '/api/v1/signin', payload: { username: u.username, password: u.password } });
     expect(none.statusCode).toBe(403);
-    expect(none.json()).toEqual({ error: 'CSRF token was invalid or missing.' });
+    expect(none.json()).toMatchObject({ error: 'CSRF token was invalid or missing.' });
     const s = await anonymousSession(t);
     const wrong = await t.inject({ method: 'POST', url: '/api/v1/signin', headers: { ...s.headers, 'x-csrf-token': 'x'.repeat(64) }, payload: { username: u.username, password: u.password } });
     expect(wrong.statusCode).toBe(403);
@@ -154,7 +155,7 @@ describe('fresh login and POST /api/v1/signin/verify', () => {
 
       const bad = await stale.inject({ method: 'POST', url: '/api/v1/signin/verify', headers: s.headers, payload: { password: 'wrong-password' } });
       expect(bad.statusCode).toBe(403);
-      expect(bad.json()).toEqual({ message: 'Invalid Username or Password', invalidCredentials: true });
+      expect(bad.json()).toMatchObject({ message: 'Invalid Username or Password', invalidCredentials: true });
 
       // One failure means a 0.5 s backoff (Quay's), even for the right password.
       await new Promise((r) => setTimeout(r, 600));

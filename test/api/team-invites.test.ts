@@ -99,7 +99,7 @@ describe('updateOrganizationTeamMember with FEATURE_MAILING', () => {
     const h = bearer(await tokenFor(t, dan, 'user:admin'));
     const old = await t.inject({ method: 'PUT', url: `/api/v1/teaminvite/${first}`, headers: h });
     expect(old.statusCode).toBe(400);
-    expect(old.json()).toEqual({ message: 'Invalid confirmation code.' });
+    expect(old.json()).toMatchObject({ message: 'Invalid confirmation code.' });
     const ok = await t.inject({ method: 'PUT', url: `/api/v1/teaminvite/${second}`, headers: h });
     expect(ok.statusCode).toBe(200);
   });
@@ -179,7 +179,7 @@ describe('acceptOrganizationTeamInvite / declineOrganizationTeamInvite (/api/v1/
     expect(await isMember(teamId, jo.id)).toBe(false);
     const log = (await auditRows(t, 'org_team_member_invite_declined')).filter((r) => r.account_id === org.id);
     expect(log.map((r) => r.metadata)).toEqual([expect.objectContaining({ member: jo.username, team, inviter: admin.username })]);
-    expect((await t.inject({ method: 'DELETE', url: `/api/v1/teaminvite/${code}`, headers: h })).json()).toEqual({ message: 'Invalid confirmation code.' });
+    expect((await t.inject({ method: 'DELETE', url: `/api/v1/teaminvite/${code}`, headers: h })).json()).toMatchObject({ message: 'Invalid confirmation code.' });
   });
 
   it('needs user:admin: an org:admin token is refused before the code is looked at', async () => {

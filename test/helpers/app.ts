@@ -8,7 +8,8 @@ import { freshDatabase } from './database.js';
 export const TEST_SECRET = 'test-secret-key-0123456789abcdef';
 
 export function testConfig(overrides: Partial<ConfigInput> = {}): Config {
-  const parsed = parseConfig({ LOG_LEVEL: 'silent', SERVER_HOSTNAME: 'localhost:8080', ...overrides });
+  // Tests sign in far more often than a person: per-address limits are off unless a test sets them.
+  const parsed = parseConfig({ LOG_LEVEL: 'silent', SERVER_HOSTNAME: 'localhost:8080', RATE_LIMIT_PER_IP: 0, ...overrides });
   return { ...parsed, DATABASE_SECRET_KEY: TEST_SECRET };
 }
 

@@ -2,6 +2,7 @@
 // declared here, in one module, because discovery lists named schemas in the order they are
 // registered: this keeps the organization's ahead of the applications' whatever imports what.
 import { z } from 'zod';
+import { charField, optionalEmail } from '../../lib/validation.js';
 import { AvatarView } from '../user-view.js';
 
 export const TAGS = ['organization'];
@@ -22,28 +23,28 @@ export const UpdateOrg = z
   .object({
     email: z.string().optional().describe('Organization contact email'),
     invoice_email: z.boolean().optional().describe('Whether the organization desires to receive emails for invoices'),
-    invoice_email_address: z.string().nullable().optional().describe('The email address at which to receive invoices'),
+    invoice_email_address: optionalEmail().nullable().optional().describe('The email address at which to receive invoices'),
     tag_expiration_s: z.int().min(0).optional().describe('The number of seconds for tag expiration'),
   })
   .meta({ id: 'UpdateOrg', description: 'Description of updates for an existing organization' });
 
 export const NewApp = z
   .object({
-    name: z.string().describe('The name of the application'),
-    redirect_uri: z.string().optional().describe("The URI for the application's OAuth redirect"),
-    application_uri: z.string().optional().describe("The URI for the application's homepage"),
+    name: charField().describe('The name of the application'),
+    redirect_uri: charField().optional().describe("The URI for the application's OAuth redirect"),
+    application_uri: charField().optional().describe("The URI for the application's homepage"),
     description: z.string().optional().describe('The human-readable description for the application'),
-    avatar_email: z.string().optional().describe('The e-mail address of the avatar to use for the application'),
+    avatar_email: optionalEmail().optional().describe('The e-mail address of the avatar to use for the application'),
   })
   .meta({ id: 'NewApp', description: 'Description of a new organization application.' });
 
 export const UpdateApp = z
   .object({
-    name: z.string().describe('The name of the application'),
-    redirect_uri: z.string().describe("The URI for the application's OAuth redirect"),
-    application_uri: z.string().describe("The URI for the application's homepage"),
+    name: charField().describe('The name of the application'),
+    redirect_uri: charField().describe("The URI for the application's OAuth redirect"),
+    application_uri: charField().describe("The URI for the application's homepage"),
     description: z.string().optional().describe('The human-readable description for the application'),
-    avatar_email: z.string().optional().describe('The e-mail address of the avatar to use for the application'),
+    avatar_email: optionalEmail().optional().describe('The e-mail address of the avatar to use for the application'),
   })
   .meta({ id: 'UpdateApp', description: 'Description of an updated application.' });
 

@@ -79,7 +79,8 @@ export function registerRobotRoutes(app: ZodApp, robots: RobotService, spec: Rob
     path,
     {
       bodyLimit: ROBOT_MAX_SIZE,
-      config: config('create'),
+      // The metadata is an opaque JSON value Quay bounds only by the body size.
+      config: { ...config('create'), maxStringLength: ROBOT_MAX_SIZE },
       schema: { ...names('create'), params: spec.robotParams, body: CreateRobotBody, response: { 201: RobotView } },
     },
     async (req, reply) => reply.code(201).send(await robots.create(req, await owner('create', req), req.params.robot_shortname, req.body)),
