@@ -3,7 +3,6 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { serializerCompiler } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { apiRoutes } from './api/index.js';
 import { RepoPathRouter } from './api/repo-path.js';
@@ -21,6 +20,7 @@ import { installInputGuard, MAX_PARAM_LENGTH, parseQuery } from './lib/input-gua
 import { installBackgroundTasks } from './lib/background.js';
 import { loggerOptions } from './lib/logger.js';
 import { registerRateLimits } from './lib/rate-limit.js';
+import { responseSerializerCompiler } from './lib/response-serializer.js';
 import { zodValidatorCompiler } from './lib/validation.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { registerOpenApi } from './openapi.js';
@@ -113,7 +113,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     }
   });
   app.setValidatorCompiler(zodValidatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
 
   await app.register(cookie);
   await app.register(dbPlugin, { database: opts.database });

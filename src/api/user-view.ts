@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuthContext } from '../auth/context.js';
 import { isConfiguredSuperuser } from '../auth/access.js';
-import { allowsSuperuser, maxUserRole } from '../auth/scopes.js';
+import { allowsSuperuser, maxUserRole, type UserRole } from '../auth/scopes.js';
 import type { Namespace } from '../db/schema.js';
-import { listUserOrganizations } from '../db/users.js';
+import { listUserOrganizations, type UserOrganization } from '../db/users.js';
 import { avatar } from '../lib/avatar.js';
 
 export const AvatarView = z
@@ -53,48 +53,71 @@ export type UserViewT = z.infer<typeof UserView>;
 /**
  * `target` seen by `auth`. On the caller's own account the fields follow the caller's user role
  * (user:read → organizations; user:admin or a session → everything); anyone else sees the public part.
+ *
+ * Synchronous unless the organization list has to be read (it is cached in app.authCache), so the
+ * common GET /api/v1/user/ awaits no extra promise. The view is built as one literal per shape:
+ * an object grown key by key past a dozen keys turns into a slow dictionary object, which every
+ * later reader (the response serializer) pays for.
  */
-export async function buildUserView(app: FastifyInstance, auth: AuthContext, target: Namespace): Promise<UserViewT> {
-  const view: UserViewT = { anonymous: false, username: target.username, avatar: avatar(target.username, target.email, 'user') };
+export function buildUserView(app: FastifyInstance, auth: AuthContext, target: Namespace): UserViewT | Promise<UserViewT> {
   const self = auth.user?.id === target.id;
   const role = self ? maxUserRole(auth.scopes) : null;
+  const view: UserViewT =
+    role === 'admin'
+      ? {
+          anonymous: false,
+          username: target.username,
+          avatar: avatar(target.username, target.email, 'user'),
+          can_create_repo: true,
+          is_me: true,
+          verified: target.verified,
+          email: target.email,
+          logins: [],
+          invoice_email: target.invoice_email,
+          invoice_email_address: target.invoice_email_address,
+          preferred_namespace: false,
+          tag_expiration_s: target.tag_expiration_s,
+          prompts: [],
+          company: target.company,
+          family_name: target.family_name,
+          given_name: target.given_name,
+          location: target.location,
+          is_free_account: true,
+          has_password_set: target.password_hash !== null,
+        }
+      : { anonymous: false, username: target.username, avatar: avatar(target.username, target.email, 'user') };
+  if (!role) return finishUserView(app, auth, target, self, view);
+  const orgs = app.authCache.getOrgs(target.id);
+  if (orgs) return withOrganizations(app, auth, target, self, view, role, orgs);
+  return listUserOrganizations(app.db, target.id).then((listed) => {
+    app.authCache.setOrgs(target.id, listed);
+    return withOrganizations(app, auth, target, self, view, role, listed);
+  });
+}
+
+function withOrganizations(
+  app: FastifyInstance,
+  auth: AuthContext,
+  target: Namespace,
+  self: boolean,
+  view: UserViewT,
+  role: UserRole,
+  orgs: UserOrganization[],
+): UserViewT {
+  view.organizations = orgs.map((o) => {
+    const name = o.name;
+    const orgAvatar = avatar(name, o.email, 'org');
+    const canCreate = o.role === 'admin' || o.role === 'creator';
+    return role === 'admin'
+      ? { name, avatar: orgAvatar, can_create_repo: canCreate, public: false, is_org_admin: o.role === 'admin', preferred_namespace: false }
+      : { name, avatar: orgAvatar, can_create_repo: canCreate, public: false };
+  });
+  return finishUserView(app, auth, target, self, view);
+}
+
+function finishUserView(app: FastifyInstance, auth: AuthContext, target: Namespace, self: boolean, view: UserViewT): UserViewT {
   const callerIsSuper =
     !!auth.user && isConfiguredSuperuser(auth.user.username, app.config) && allowsSuperuser(auth.scopes);
-
-  if (role === 'admin') {
-    Object.assign(view, {
-      can_create_repo: true,
-      is_me: true,
-      verified: target.verified,
-      email: target.email,
-      logins: [],
-      invoice_email: target.invoice_email,
-      invoice_email_address: target.invoice_email_address,
-      preferred_namespace: false,
-      tag_expiration_s: target.tag_expiration_s,
-      prompts: [],
-      company: target.company,
-      family_name: target.family_name,
-      given_name: target.given_name,
-      location: target.location,
-      is_free_account: true,
-      has_password_set: target.password_hash !== null,
-    });
-  }
-  if (role) {
-    let orgs = app.authCache.getOrgs(target.id);
-    if (!orgs) {
-      orgs = await listUserOrganizations(app.db, target.id);
-      app.authCache.setOrgs(target.id, orgs);
-    }
-    view.organizations = orgs.map((o) => ({
-      name: o.name,
-      avatar: avatar(o.name, o.email, 'org'),
-      can_create_repo: o.role === 'admin' || o.role === 'creator',
-      public: false,
-      ...(role === 'admin' ? { is_org_admin: o.role === 'admin', preferred_namespace: false } : {}),
-    }));
-  }
   if (app.config.FEATURE_SUPER_USERS && callerIsSuper) {
     // Quay's key is present only while the caller holds superuser powers; on one's own account it
     // is then true, on another's it says whether that user is a superuser.

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { freshLoginRequired, insufficientScope, PlainError, unauthorized } from '../lib/api-error.js';
-import type { RequestTarget } from './access.js';
+import type { AccessRule, RequestTarget } from './access.js';
 import { anonymousContext, describeCaller, type AuthContext } from './context.js';
 import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
@@ -29,12 +29,14 @@ export function isApiRoute(url: string | undefined): boolean {
   return !!url && (url === API_PREFIX || url.startsWith(`${API_PREFIX}/`));
 }
 
+/** `Bearer <token>`: undefined when absent or another scheme, null when the token part is empty. */
 function bearerToken(req: FastifyRequest): string | undefined | null {
   const h = req.headers.authorization;
   if (!h) return undefined;
-  const parts = h.split(' ');
-  if (parts.length !== 2 || parts[0].toLowerCase() !== 'bearer') return undefined;
-  return parts[1] || null;
+  // Exactly one space, as `h.split(' ')` giving two parts; scanned rather than split on every request.
+  const space = h.indexOf(' ');
+  if (space < 0 || h.indexOf(' ', space + 1) >= 0 || h.slice(0, space).toLowerCase() !== 'bearer') return undefined;
+  return h.slice(space + 1) || null;
 }
 
 function oauthContext(lookup: TokenLookup, ip: string): AuthContext {
@@ -50,8 +52,8 @@ function oauthContext(lookup: TokenLookup, ip: string): AuthContext {
 }
 
 /** The common case without a database round trip or a promise: a Bearer token whose lookup is cached. */
-function authenticateFromCache(app: FastifyInstance, req: FastifyRequest): AuthContext | undefined {
-  if (!isApiRoute(req.routeOptions.url)) return undefined;
+function authenticateFromCache(app: FastifyInstance, req: FastifyRequest, api: boolean): AuthContext | undefined {
+  if (!api) return undefined;
   const bearer = bearerToken(req);
   if (!bearer) return undefined;
   const v = validateCachedAccessToken(bearer, app.authCache);
@@ -131,6 +133,7 @@ export const authPlugin = fp(
     // Callback-style hooks with synchronous fast paths: these run on every request, and a cached
     // token or a synchronous check needs no promise (see bench/user-endpoint.ts).
     app.addHook('onRequest', (req, reply, done) => {
+      // routeOptions is a getter that builds a new object on every read: read it once.
       const api = isApiRoute(req.routeOptions.url);
       if (api && req.method === 'GET' && app.config.BROWSER_API_CALLS_XHR_ONLY) {
         const ua = req.headers['user-agent'] ?? '';
@@ -140,7 +143,7 @@ export const authPlugin = fp(
         }
       }
       req.target = {};
-      const fast = authenticateFromCache(app, req);
+      const fast = authenticateFromCache(app, req, api);
       if (fast) {
         req.auth = fast;
         done();
@@ -180,13 +183,16 @@ function enforceAccess(app: FastifyInstance, req: FastifyRequest): Promise<void>
     }
     if (access.anonymous === 'deny') throw unauthorized();
   }
-  const finish = (allowed: boolean) => {
-    if (!allowed) throw auth.user ? insufficientScope() : unauthorized();
-    if (access.fresh && auth.user && !isFresh(auth, app.config.FRESH_LOGIN_TIMEOUT)) throw freshLoginRequired();
-  };
   const allowed = access.check(req);
-  if (typeof allowed === 'boolean') return finish(allowed);
-  return allowed.then(finish);
+  if (typeof allowed === 'boolean') return finishAccess(app, auth, access, allowed);
+  return allowed.then((ok) => finishAccess(app, auth, access, ok));
+}
+
+// A module function rather than a closure in enforceAccess: under tsx (esbuild keepNames) every
+// named closure costs a defineProperty call per request.
+function finishAccess(app: FastifyInstance, auth: AuthContext, access: AccessRule, allowed: boolean): void {
+  if (!allowed) throw auth.user ? insufficientScope() : unauthorized();
+  if (access.fresh && auth.user && !isFresh(auth, app.config.FRESH_LOGIN_TIMEOUT)) throw freshLoginRequired();
 }
 
 function isFresh(auth: AuthContext, timeoutS: number): boolean {
