@@ -435,7 +435,7 @@ function report(o: Options, ms: Measurement[]): { text: string; ratio?: number }
   if (bare.length && ours.length) {
     const med = (xs: Measurement[], k: 'rps' | 'p50' | 'p99' | 'serverCpuUsPerReq') => median(xs.map((x) => x[k]));
     ratio = med(ours, 'rps') / med(bare, 'rps');
-    const verdict = ratio >= 0.5 ? 'meets the goal (>= 0.5)' : 'BELOW the goal of 0.5';
+    const verdict = ratio >= 0.6 ? 'meets the goal (>= 0.6)' : 'BELOW the goal of 0.6';
     out.push('');
     if (o.rounds > 1) {
       out.push(`medians over ${o.rounds} rounds: bare ${f(med(bare, 'rps'))} req/s, ours ${f(med(ours, 'rps'))} req/s`);
