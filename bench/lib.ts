@@ -7,8 +7,9 @@
 // imported inside startOurApp(), which only the server child calls.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { KyselyPlugin } from 'kysely';
 
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -301,25 +302,37 @@ export interface Load {
   timeouts: number;
 }
 
-/** GET 127.0.0.1:`port``path` for `seconds` with autocannon, as `token` when given. */
-export async function generateLoad(o: { port: number; path: string; token?: string; connections: number; pipelining?: number; seconds: number }): Promise<Load> {
+/**
+ * GET 127.0.0.1:`port``path` for `seconds` with autocannon, as `token` when given, with `headers`
+ * added. With `paths`, each connection cycles through those paths instead of `path`.
+ */
+export async function generateLoad(o: {
+  port: number;
+  path: string;
+  token?: string;
+  headers?: Record<string, string>;
+  paths?: string[];
+  connections: number;
+  pipelining?: number;
+  seconds: number;
+}): Promise<Load> {
   const { default: autocannon } = await import('autocannon');
   const latencies: number[] = [];
+  // `requests` (a sequence each connection cycles through) is autocannon's, left out of bench/autocannon.d.ts.
+  const options: import('autocannon').Options & { requests?: { path: string }[] } = {
+    url: `http://127.0.0.1:${o.port}${o.path}`,
+    connections: o.connections,
+    pipelining: o.pipelining ?? 1,
+    duration: o.seconds,
+    timeout: 10,
+    headers: { ...o.headers, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+    renderProgressBar: false,
+    renderResultsTable: false,
+    renderLatencyTable: false,
+  };
+  if (o.paths?.length) options.requests = o.paths.map((path) => ({ path }));
   const result = await new Promise<import('autocannon').Result>((resolve, reject) => {
-    const inst = autocannon(
-      {
-        url: `http://127.0.0.1:${o.port}${o.path}`,
-        connections: o.connections,
-        pipelining: o.pipelining ?? 1,
-        duration: o.seconds,
-        timeout: 10,
-        headers: o.token ? { authorization: `Bearer ${o.token}` } : {},
-        renderProgressBar: false,
-        renderResultsTable: false,
-        renderLatencyTable: false,
-      },
-      (err, r) => (err ? reject(err) : resolve(r)),
-    );
+    const inst = autocannon(options, (err, r) => (err ? reject(err) : resolve(r)));
     // autocannon's own histogram has 1 ms resolution; keep every response time (ms, float) instead.
     inst.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status >= 200 && status < 300) latencies.push(ms);
@@ -370,7 +383,139 @@ export async function waitQuiet(maxS: number): Promise<boolean> {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Any process by pid (a server child of ours, or a peer such as docker-registry), from /proc
+
+let clockTicks: number | undefined;
+
+/** User + system CPU time of the process and all its threads (exited ones included), in µs; 10 ms steps. */
+export function processCpuUs(pid: number): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name, from field 3 (state): utime is field 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicks;
+}
+
+/** The process's resident set now (VmRSS) and its peak (VmHWM, since start or resetPeakRss), in bytes. */
+export function processMemory(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+}
+
+/** Resets the process's VmHWM to its current RSS (Linux clear_refs 5); false when refused. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Samples the process's VmRSS every `everyMs` until stop(), which returns the largest seen (bytes). */
+export function sampleRss(pid: number, everyMs = 20): { stop(): { max: number; samples: number } } {
+  let max = 0;
+  let samples = 0;
+  const take = () => {
+    try {
+      max = Math.max(max, processMemory(pid).rss);
+      samples++;
+    } catch {
+      // the process is gone: keep what was seen
+    }
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return { max, samples };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// CPU profiles
+
+/** In a server child: a V8 CPU profile of this process's main thread over a window, to a file. */
+export class WindowProfiler {
+  private session: import('node:inspector/promises').Session | undefined;
+
+  async start(intervalUs = 100): Promise<void> {
+    const inspector = await import('node:inspector/promises');
+    this.session = new inspector.Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.setSamplingInterval', { interval: intervalUs });
+    await this.session.post('Profiler.start');
+  }
+
+  async stop(file: string): Promise<void> {
+    const session = this.session;
+    if (!session) throw new Error('the profiler was not started');
+    this.session = undefined;
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(file, JSON.stringify(profile));
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+function profileBucket(url: string, fn: string): string {
+  if (!url) return fn.startsWith('(') ? fn : '(native/builtin)';
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (m) return m[1];
+  if (url.startsWith('node:')) return 'node internals';
+  const src = /\/(src|bench|migrations)\/(.*)$/.exec(url);
+  if (src) return `${src[1]}/${src[2]}`;
+  return url;
+}
+
+/** Where a .cpuprofile's busy time went: self time by package/file and by function, top `top` of each. */
+export function summarizeProfile(file: string, top = 15): string {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, profile.timeDeltas[i] ?? 0)));
+  let total = 0;
+  for (const v of selfUs.values()) total += v;
+  const idle = [...selfUs].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, v]) => a + v, 0);
+  const busy = total - idle;
+  const byBucket = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const cf = byId.get(id)!.callFrame;
+    if (cf.functionName === '(idle)') continue;
+    const b = profileBucket(cf.url, cf.functionName);
+    byBucket.set(b, (byBucket.get(b) ?? 0) + us);
+    const fnKey = `${cf.functionName || '(anonymous)'} ${cf.url ? `${profileBucket(cf.url, '')}:${cf.lineNumber + 1}` : ''}`.trim();
+    byFn.set(fnKey, (byFn.get(fnKey) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((us / Math.max(1, busy)) * 100).toFixed(1).padStart(5)}%`;
+  const lines = [`  ${path.basename(file)}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s sampled (self time, % of busy)`];
+  lines.push('  by package/file:');
+  for (const [b, us] of [...byBucket].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${b}`);
+  lines.push('  by function:');
+  for (const [f, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${f}`);
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------------------------------------
 // Report
+
+/** The median of `xs` (NaN when empty). */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 /** A number with `d` decimals, or '-' when unknown. */
 export const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
@@ -392,11 +537,13 @@ export function machineLine(): string {
 
 /**
  * What a run must undo however it ends (at the end of main, on SIGINT/SIGTERM, or when the
- * watchdog fires after `budgetS`): the server children are killed and the scratch database this
- * run created is dropped (kept with `keepDb`). Nothing here may outlive the work it was asked for.
+ * watchdog fires after `budgetS`): the server children are killed, what was registered with
+ * onCleanup() runs (latest first), and the scratch databases this run created are dropped (kept
+ * with `keepDb`). Nothing here may outlive the work it was asked for.
  */
 export class Run {
-  #scratch: { admin: string; name: string } | undefined;
+  #scratch: { admin: string; name: string }[] = [];
+  #undo: (() => unknown)[] = [];
   #cleaning: Promise<void> | undefined;
 
   constructor(budgetS: number, private readonly keepDb = false) {
@@ -424,33 +571,48 @@ export class Run {
     } finally {
       await c.end();
     }
-    this.#scratch = { admin: adminUrl, name };
+    this.#scratch.push({ admin: adminUrl, name });
     const u = new URL(adminUrl);
     u.pathname = `/${name}`;
     process.stderr.write(`scratch database ${name} created on ${u.host}\n`);
     return u.toString();
   }
 
+  /** Registers something to undo at cleanup (stopping a server, removing a temp dir); errors are reported, not thrown. */
+  onCleanup(fn: () => unknown): void {
+    this.#undo.push(fn);
+  }
+
   cleanup(): Promise<void> {
     return (this.#cleaning ??= (async () => {
       for (const c of children) c.kill('SIGKILL');
-      const scratch = this.#scratch;
-      if (scratch && this.keepDb) {
-        process.stderr.write(`scratch database ${scratch.name} KEPT (--keep-db): drop database ${scratch.name}\n`);
-      } else if (scratch) {
-        const { default: pg } = await import('pg');
-        const c = new pg.Client({ connectionString: scratch.admin });
+      for (const fn of this.#undo.reverse()) {
         try {
-          await c.connect();
-          // Only ever the database this run created.
-          await c.query(`drop database if exists ${scratch.name} with (force)`);
-          process.stderr.write(`scratch database ${scratch.name} dropped\n`);
+          await fn();
         } catch (err) {
-          console.error(`could not drop scratch database ${scratch.name}: ${(err as Error).message}`);
-        } finally {
-          await c.end().catch(() => {});
+          console.error(`cleanup: ${(err as Error).message}`);
         }
       }
+      for (const scratch of this.#scratch) await dropScratch(scratch, this.keepDb);
     })());
+  }
+}
+
+async function dropScratch(scratch: { admin: string; name: string }, keep: boolean): Promise<void> {
+  if (keep) {
+    process.stderr.write(`scratch database ${scratch.name} KEPT (--keep-db): drop database ${scratch.name}\n`);
+    return;
+  }
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: scratch.admin });
+  try {
+    await c.connect();
+    // Only ever the database this run created.
+    await c.query(`drop database if exists ${scratch.name} with (force)`);
+    process.stderr.write(`scratch database ${scratch.name} dropped\n`);
+  } catch (err) {
+    console.error(`could not drop scratch database ${scratch.name}: ${(err as Error).message}`);
+  } finally {
+    await c.end().catch(() => {});
   }
 }

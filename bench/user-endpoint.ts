@@ -10,7 +10,7 @@
 //       [--log-level silent] [--no-pin] [--cpu-prof DIR] [--json FILE]
 //
 // Every request goes to 127.0.0.1 only; durations and connection counts are capped.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import {
   generateLoad,
   intOption,
   machineLine,
+  median,
   parseCommandLine,
   pinSelf,
   QueryCounter,
@@ -34,6 +35,7 @@ import {
   runMain,
   ServerChild,
   startOurApp,
+  summarizeProfile,
   table,
   UsageError,
   waitQuiet,
@@ -354,59 +356,8 @@ async function measure(target: Target, round: number, o: Options, dbUrl: string 
   }
 }
 
-// --- CPU profile summary ------------------------------------------------------------------------
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-function bucketOf(url: string, fn: string): string {
-  if (!url) return fn.startsWith('(') ? fn : '(native/builtin)';
-  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (m) return m[1];
-  if (url.startsWith('node:')) return 'node internals';
-  const src = /\/(src|bench|migrations)\/(.*)$/.exec(url);
-  if (src) return `${src[1]}/${src[2]}`;
-  return url;
-}
-
-export function summarizeProfile(file: string, top = 15): string {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, profile.timeDeltas[i] ?? 0)));
-  let total = 0;
-  for (const v of selfUs.values()) total += v;
-  const idle = [...selfUs].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, v]) => a + v, 0);
-  const busy = total - idle;
-  const byBucket = new Map<string, number>();
-  const byFn = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    const cf = byId.get(id)!.callFrame;
-    if (cf.functionName === '(idle)') continue;
-    const b = bucketOf(cf.url, cf.functionName);
-    byBucket.set(b, (byBucket.get(b) ?? 0) + us);
-    const fnKey = `${cf.functionName || '(anonymous)'} ${cf.url ? `${bucketOf(cf.url, '')}:${cf.lineNumber + 1}` : ''}`.trim();
-    byFn.set(fnKey, (byFn.get(fnKey) ?? 0) + us);
-  }
-  const pct = (us: number) => `${((us / busy) * 100).toFixed(1).padStart(5)}%`;
-  const lines = [`  ${path.basename(file)}: busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s sampled (self time, % of busy)`];
-  lines.push('  by package/file:');
-  for (const [b, us] of [...byBucket].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${b}`);
-  lines.push('  by function:');
-  for (const [f, us] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${f}`);
-  return lines.join('\n');
-}
-
 // --- Report -------------------------------------------------------------------------------------
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function report(o: Options, ms: Measurement[]): { text: string; ratio?: number } {
   const header = ['target', 'round', 'req/s', 'p50 ms', 'p99 ms', 'body B', 'non2xx/err', 'srv CPU%', 'srv µs/req', 'gen CPU%', 'other CPU%', 'queries/req'];

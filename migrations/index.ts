@@ -7,6 +7,7 @@ import * as m20261125T020000 from './20261125T020000_repository_namespace_id_ind
 import * as m20261125T030000 from './20261125T030000_mail_and_invoicing.js';
 import * as m20261125T040000 from './20261125T040000_repository_namespace_visibility.js';
 import * as m20261205T000000 from './20261205T000000_auth_failures.js';
+import * as m20261206T000000 from './20261206T000000_registry.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125T000000_foundation': m20261125T000000,
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '20261125T030000_mail_and_invoicing': m20261125T030000,
   '20261125T040000_repository_namespace_visibility': m20261125T040000,
   '20261205T000000_auth_failures': m20261205T000000,
+  '20261206T000000_registry': m20261206T000000,
 };

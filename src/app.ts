@@ -14,6 +14,7 @@ import { authPlugin } from './auth/hook.js';
 import type { SessionSettings } from './auth/session.js';
 import { ensureBuiltinApplications } from './auth/builtin-apps.js';
 import { appUrl, type Config } from './config.js';
+import { releaseAllUploadLeases } from './db/blobs.js';
 import { databaseOptions, migrateToLatest, openDatabase, type Database, type DB } from './db/index.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './lib/error-handler.js';
 import { installInputGuard, MAX_PARAM_LENGTH, parseQuery } from './lib/input-guard.js';
@@ -22,8 +23,11 @@ import { loggerOptions } from './lib/logger.js';
 import { registerRateLimits } from './lib/rate-limit.js';
 import { responseSerializerCompiler } from './lib/response-serializer.js';
 import { zodValidatorCompiler } from './lib/validation.js';
+import { jobsPlugin } from './jobs/index.js';
+import { storagePlugin } from './storage/index.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { registerOpenApi } from './openapi.js';
+import { registryRoutes, rewriteRegistryUrl } from './registry/index.js';
 import { webRoutes } from './web/index.js';
 
 declare module 'fastify' {
@@ -64,6 +68,9 @@ const dbPlugin = fp(
       (await openDatabase(databaseOptions(app.config)));
     if (!opts.database) app.addHook('onClose', () => database.close());
     await migrateToLatest(database.db);
+    // No request of another process can be writing to an upload of a database this one holds
+    // alone: write leases left by a killed server are void.
+    if (database.exclusive) await releaseAllUploadLeases(database.db);
     app.decorate('database', database);
     app.decorate('db', database.db);
   },
@@ -82,7 +89,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   let self: FastifyInstance | undefined;
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config.LOG_LEVEL),
-    rewriteUrl: (req) => repoPaths.rewrite(req.url ?? '/'),
+    rewriteUrl: (req) => rewriteRegistryUrl(repoPaths.rewrite(req.url ?? '/')),
     bodyLimit: 1024 * 1024,
     trustProxy: typeof config.TRUST_PROXY === 'number' ? trustHops(config.TRUST_PROXY) : config.TRUST_PROXY,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH, querystringParser: parseQuery },
@@ -117,12 +124,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(cookie);
   await app.register(dbPlugin, { database: opts.database });
+  await app.register(storagePlugin);
   await ensureBuiltinApplications(app.db, app.secrets, app.baseUrl);
   await app.register(authPlugin);
   await registerRateLimits(app);
   installErrorHandlers(app);
   await registerOpenApi(app);
   await app.register(apiRoutes, { prefix: '/api/v1' });
+  await app.register(registryRoutes, { prefix: '/v2' });
   await app.register(webRoutes);
+  await app.register(jobsPlugin); // last: handlers see every decorator; routes reach app.jobs at request time
   return app;
 }

@@ -16,6 +16,10 @@ const USAGE = `Usage: quay-compat <command> [options]
 Commands:
   serve                                   start the server (the default)
   migrate                                 apply pending database migrations and exit
+  worker                                  run only the job worker (no HTTP listener); SIGINT/SIGTERM
+                                          stop it after running jobs finish (JOB_SHUTDOWN_TIMEOUT)
+  gc                                      run one garbage-collection and upload-expiry sweep now
+                                          (GC_GRACE_PERIOD, UPLOAD_EXPIRY) and print what it removed
   create-user <username> --password <p> [--email <e>]
                                           create a user (verified)
   create-token <username> [--scopes "<scope> <scope>"] [--expires-in <seconds>]
@@ -62,6 +66,30 @@ export async function main(argv: string[]): Promise<number> {
       const { startServer } = await import('./server.js');
       await startServer(config);
       return -1; // keep running
+    }
+    case 'worker': {
+      const { startWorkerProcess } = await import('./jobs/process.js');
+      await startWorkerProcess(config);
+      return -1; // keep running until a signal
+    }
+    case 'gc': {
+      const { createStorage } = await import('./storage/index.js');
+      const { collectGarbage } = await import('./jobs/gc.js');
+      const { expireUploads } = await import('./jobs/upload-expiry.js');
+      const storage = await createStorage(config.STORAGE);
+      try {
+        const r = await withDb(config, async (db) => ({
+          ...(await collectGarbage({ db, storage }, { graceS: config.GC_GRACE_PERIOD })),
+          uploads: await expireUploads({ db, storage }, { expiryS: config.UPLOAD_EXPIRY }),
+        }));
+        console.log(
+          `Removed ${r.manifests} manifests, ${r.blobs} blobs (${r.bytes} bytes), ${r.links} expired blob links, ` +
+            `${r.tags} ended tags past their time-machine window and ${r.uploads} expired upload sessions.`,
+        );
+      } finally {
+        await storage.close();
+      }
+      return 0;
     }
     case 'migrate': {
       const result = await withDb(config, async () => undefined);

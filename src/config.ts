@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { resolveStorage } from './storage/settings.js';
 
 const bool = (dflt: boolean) =>
   z
@@ -133,6 +134,13 @@ export const ConfigSchema = z
     MAIL_PASSWORD: z.string().optional(),
     /** Repository state changes (NORMAL, READ_ONLY, MIRROR): changeRepoState exists only when true. */
     FEATURE_REPO_MIRROR: bool(false),
+    /** Registry (/v2): a one-segment name `x` means LIBRARY_NAMESPACE/x; off, it is refused (NAME_INVALID). */
+    FEATURE_LIBRARY_SUPPORT: bool(true),
+    LIBRARY_NAMESPACE: z.string().regex(/^[a-z0-9][.a-z0-9_-]{0,254}$/, 'expected a namespace name').default('library'),
+    /** /v2/_catalog also lists public repositories (anonymous callers see only those). */
+    FEATURE_PUBLIC_CATALOG: bool(false),
+    /** Repositories created by a push (at /v2/auth) are private; false makes them public. */
+    CREATE_PRIVATE_REPO_ON_PUSH: bool(true),
     /**
      * Requests per client IP and RATE_LIMIT_WINDOW to each credential endpoint (sign-in, the OAuth
      * token exchange, sign-up, account recovery); 0 turns the limit off.
@@ -166,6 +174,85 @@ export const ConfigSchema = z
         }
         return list;
       }),
+    /**
+     * Blob storage (src/storage/; settings.ts resolves these keys into `STORAGE`). Either Quay's
+     * DISTRIBUTED_STORAGE_CONFIG, a map of location → [driver, {parameters}] with driver LocalStorage
+     * {storage_path}, S3Storage {s3_bucket, storage_path, s3_access_key, s3_secret_key, host, port,
+     * endpoint_url, s3_region} or RadosGWStorage {hostname, port, is_secure, storage_path,
+     * access_key, secret_key, bucket_name} (a mapping in config.yaml, a JSON string in the
+     * environment), used at its DISTRIBUTED_STORAGE_PREFERENCE location; or the simple keys
+     * STORAGE_DRIVER and the rest. Neither: files under DATA_DIR/storage.
+     */
+    DISTRIBUTED_STORAGE_CONFIG: z
+      .union([z.string(), z.record(z.string(), z.unknown())])
+      .optional()
+      .transform((v, ctx): Record<string, unknown> | undefined => {
+        if (v === undefined || v === '') return undefined;
+        if (typeof v !== 'string') return v;
+        let doc: unknown;
+        try {
+          doc = JSON.parse(v);
+        } catch {
+          // JSON.parse's own message quotes the input, which may hold a secret key: say less.
+          ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+          return z.NEVER;
+        }
+        if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>;
+        ctx.addIssue({ code: 'custom', message: 'expected a JSON object of location: [driver, {parameters}]' });
+        return z.NEVER;
+      }),
+    /** Locations of DISTRIBUTED_STORAGE_CONFIG by preference; the first is used. */
+    DISTRIBUTED_STORAGE_PREFERENCE: list,
+    /** `filesystem` (the default) or `s3`. */
+    STORAGE_DRIVER: z.enum(['filesystem', 's3']).optional(),
+    /** filesystem: the root directory (default DATA_DIR/storage); s3: a key prefix in the bucket. */
+    STORAGE_PATH: z.string().min(1).optional(),
+    /**
+     * s3: the bucket (required); the http(s) URL of a non-AWS service (Ceph RGW, MinIO…); the
+     * region (us-east-1); the access and secret keys (both, or neither for the AWS SDK's default
+     * chain); path-style addressing (default: on with S3_ENDPOINT unless it is AWS).
+     */
+    S3_BUCKET: z.string().min(1).optional(),
+    S3_ENDPOINT: z.string().min(1).optional(),
+    S3_REGION: z.string().min(1).optional(),
+    S3_ACCESS_KEY: z.string().min(1).optional(),
+    S3_SECRET_KEY: z.string().min(1).optional(),
+    S3_PATH_STYLE: z
+      .union([z.boolean(), z.string(), z.number()])
+      .optional()
+      .transform((v, ctx): boolean | undefined => {
+        if (v === undefined || v === '') return undefined;
+        const r = bool(false).safeParse(v);
+        if (r.success) return r.data;
+        ctx.addIssue({ code: 'custom', message: 'expected a boolean (true/false)' });
+        return z.NEVER;
+      }),
+    /** s3: answer blob GETs with a 302 to a presigned URL; clients must be able to reach the endpoint. */
+    STORAGE_REDIRECT_GETS: bool(false),
+    /**
+     * Background jobs (src/jobs/: a queue table claimed with FOR UPDATE SKIP LOCKED).
+     * JOBS_IN_PROCESS: `serve` also runs the worker; false where separate `worker` processes do the
+     * work. JOB_POLL_INTERVAL: how often an idle worker looks for jobs (a job enqueued by the same
+     * process starts at once). JOB_CONCURRENCY: jobs one process runs at the same time.
+     * JOB_SHUTDOWN_TIMEOUT: how long closing waits for running jobs before leaving them to run
+     * again elsewhere once their leases expire.
+     */
+    JOBS_IN_PROCESS: bool(true),
+    JOB_POLL_INTERVAL: durationOr(5).pipe(z.number().min(1, 'at least 1s').max(3600, 'at most 1h')),
+    JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    JOB_SHUTDOWN_TIMEOUT: durationOr(30).pipe(z.number().max(3600, 'at most 1h')),
+    /**
+     * Garbage collection (src/jobs/gc.ts). GC_GRACE_PERIOD: how long an unreferenced blob, an
+     * upload's repository link or a blob a push just claimed is kept (Quay keeps an upload linked
+     * for PUSH_TEMP_TAG_EXPIRATION_SEC, 1h); it must outlast the slowest push between its blob
+     * upload and its manifest. GC_INTERVAL: how often the garbage-collection and upload-expiry
+     * sweeps run (each once per interval across all replicas); 0 turns the periodic sweeps off.
+     * UPLOAD_EXPIRY: an upload session without activity for this long is removed with its bytes
+     * (Quay: BLOBUPLOAD_DELETION_DATE_THRESHOLD, 2 days).
+     */
+    GC_GRACE_PERIOD: durationOr(3600).pipe(z.number().min(60, 'at least 1m').max(30 * 86400, 'at most 30d')),
+    GC_INTERVAL: durationOr(600).pipe(z.number().max(7 * 86400, 'at most 1w')),
+    UPLOAD_EXPIRY: durationOr(86400).pipe(z.number().min(600, 'at least 10m').max(30 * 86400, 'at most 30d')),
   })
   .superRefine((c, ctx) => {
     if (c.FEATURE_MAILING && !c.MAIL_SERVER) {
@@ -174,8 +261,9 @@ export const ConfigSchema = z
     if (c.MAIL_USE_AUTH && !(c.MAIL_USERNAME && c.MAIL_PASSWORD)) {
       ctx.addIssue({ code: 'custom', path: ['MAIL_USERNAME'], message: 'MAIL_USERNAME and MAIL_PASSWORD are required when MAIL_USE_AUTH is true' });
     }
+    for (const i of resolveStorage(c).issues) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
   })
-  .transform((c) => ({ ...c, SERVER_HOSTNAME: c.SERVER_HOSTNAME ?? `localhost:${c.PORT || 8080}` }));
+  .transform((c) => ({ ...c, SERVER_HOSTNAME: c.SERVER_HOSTNAME ?? `localhost:${c.PORT || 8080}`, STORAGE: resolveStorage(c).settings! }));
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema> & { DATABASE_SECRET_KEY: string };

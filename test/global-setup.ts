@@ -1,14 +1,20 @@
 // With TEST_DATABASE_URL, migrate a template database once; each test file clones it (see
-// helpers/database.ts). Without it, every test file gets its own in-memory PGlite.
+// helpers/database.ts). Without it, every test file gets its own in-memory PGlite, loaded from an
+// image of a migrated one made here once (about 1 s per file instead of an initdb's 4 to 5 s).
 import type { TestProject } from 'vitest/node';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { migrateToLatest } from '../src/db/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { migrateToLatest, openDatabase } from '../src/db/index.js';
 import { TEMPLATE_DB, withDatabase } from './helpers/pg-url.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgTemplate: string | null;
+    /** A file holding PGlite's dumpDataDir of a migrated cluster (PGlite runs only). */
+    pgliteImage: string | null;
   }
 }
 
@@ -16,8 +22,16 @@ export default async function setup(project: TestProject) {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
     project.provide('pgTemplate', null);
-    return;
+    const database = await openDatabase({ pgliteDir: 'memory' });
+    await migrateToLatest(database.db);
+    const dir = mkdtempSync(path.join(tmpdir(), 'quay-compat-pglite-image-'));
+    const file = path.join(dir, 'image.tar');
+    writeFileSync(file, Buffer.from(await (await database.dump!()).arrayBuffer()));
+    await database.close();
+    project.provide('pgliteImage', file);
+    return () => rmSync(dir, { recursive: true, force: true });
   }
+  project.provide('pgliteImage', null);
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   await admin.query(`drop database if exists ${TEMPLATE_DB} with (force)`);

@@ -2,8 +2,9 @@
 // covered by existing), every path parameter, query parameter and body field it declares, filled
 // in turn with each value of a catalogue of hostile inputs while the rest of the request is valid.
 // Fails on any 5xx (501 only where the route is not implemented) and on any /api/v1 error body that
-// is not an ApiError, and on any request that stores a string over the length cap. Each route gets a fresh organization world, so a DELETE that succeeds cannot
+// is not an ApiError (under /v2: not the OCI error envelope), and on any request that stores a string over the length cap. Each route gets a fresh organization world, so a DELETE that succeeds cannot
 // starve the routes after it.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { z } from 'zod';
@@ -92,15 +93,33 @@ interface World {
   appToken: string;
   message: string;
   inviteEmail: string;
+  /** For /v2 routes: a registry token with push and pull on org/repo, a blob, a tagged manifest, an open upload. */
+  registry?: { token: string; blob: string; manifest: string; upload: string };
 }
+
+/** Query parameters the /v2 handlers read (their routes declare no query schema). */
+const REGISTRY_QUERY = ['digest', 'mount', 'from', 'n', 'last', 'artifactType', 'tag', 'digest-algorithm', 'scope', 'service', 'next_page'];
+/** Request headers the /v2 handlers read. */
+const REGISTRY_HEADERS = ['content-range', 'range', 'content-type', 'accept', 'authorization'];
+/** Header values (inject refuses control characters and characters above U+00FF in headers). */
+const HEADER_VALUES = [
+  '', ' ', 'bytes=0-', 'bytes=-0', 'bytes=99999999999999999999-', '0-99999999999999999999', '99999999999999999999-0', '5-2', '-1-5', 'bytes=0-1,2-3',
+  'bytes */*', 'a'.repeat(6000), '%00', 'application/vnd.oci.image.manifest.v1+json; charset=ü', '*/*;q=abc', 'Bearer', 'Bearer a.b.c', 'Basic !!!',
+  `Bearer ${'e30'}.${'e30'}.x`, 'Basic ' + Buffer.from('a\u0000:b').toString('base64'), 'Basic ' + Buffer.from([0xff, 0x3a, 0x61]).toString('base64'),
+];
 
 let t: TestApp;
 let mailbox: Mailbox;
 let root: TestUser;
 let member: TestUser;
 let headers: Record<string, string>;
+let oauthToken: string;
 
-function paramValue(w: World, name: string): string {
+function paramValue(w: World, name: string, route?: RouteEntry): string {
+  if (route?.url.startsWith('/v2/') && w.registry) {
+    const r: Record<string, string> = { name: `${w.org}/${w.repo}`, digest: w.registry.blob, reference: 'v1', uuid: w.registry.upload };
+    if (name in r) return r[name];
+  }
   const m: Record<string, string> = {
     orgname: w.org, namespace: w.org, name: w.org, repository: w.repo, teamname: w.team, membername: w.member, username: w.member,
     robot_shortname: w.robot, client_id: w.clientId, prototypeid: w.prototype, token_uuid: w.appToken, uuid: w.message,
@@ -135,7 +154,7 @@ function sample(name: string, s: Json | undefined, root: Json, w: World): unknow
   }
 }
 
-async function makeWorld(): Promise<World> {
+async function makeWorld(withRegistry = false): Promise<World> {
   const org = await makeOrg(t, [root], uniqueName('hosorg'));
   const team = uniqueName('team');
   const teamRow = await makeTeam(t, org, 'member', [member], team);
@@ -156,10 +175,33 @@ async function makeWorld(): Promise<World> {
   void message;
   const inviteEmail = `${uniqueName('inv')}@example.com`;
   await t.inject({ method: 'PUT', url: `/api/v1/organization/${org.username}/team/${team}/invite/${inviteEmail}`, headers });
-  return {
+  const world: World = {
     org: org.username, team, repo: repo.name, robot, userRobot, member: member.username, clientId: app.client_id,
     prototype: proto.json().id ?? 'x', appToken: token.json().token?.uuid ?? 'x', message: messages.json().messages?.[0]?.uuid ?? 'x', inviteEmail,
   };
+  if (withRegistry) world.registry = await registryWorld(world);
+  return world;
+}
+
+/** A registry token for the world's repository, and a blob, a manifest tagged v1 and an open upload in it. */
+async function registryWorld(w: World): Promise<NonNullable<World['registry']>> {
+  const name = `${w.org}/${w.repo}`;
+  const auth = await t.inject({
+    url: `/v2/auth?service=localhost:8080&scope=repository:${name}:pull,push,*`,
+    headers: { authorization: `Basic ${Buffer.from(`$oauthtoken:${oauthToken}`).toString('base64')}` },
+  });
+  const token = auth.json().token as string;
+  const h = { authorization: `Bearer ${token}` };
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const blob = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  const pushed = await t.inject({ method: 'POST', url: `/v2/${name}/blobs/uploads/?digest=${blob}`, headers: { ...h, 'content-type': 'application/octet-stream' }, payload: config });
+  if (pushed.statusCode !== 201) throw new Error(`blob push failed: ${pushed.body}`);
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blob, size: config.length }, layers: [] });
+  const put = await t.inject({ method: 'PUT', url: `/v2/${name}/manifests/v1`, headers: { ...h, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, payload: manifest });
+  if (put.statusCode !== 201) throw new Error(`manifest push failed: ${put.body}`);
+  const session = await t.inject({ method: 'POST', url: `/v2/${name}/blobs/uploads/`, headers: h });
+  const upload = String(session.headers['docker-upload-uuid']);
+  return { token, blob, manifest: String(put.headers['docker-content-digest']), upload };
 }
 
 function problemWith(route: RouteEntry, res: LightMyRequestResponse, url: string): string | undefined {
@@ -180,6 +222,12 @@ function problemWith(route: RouteEntry, res: LightMyRequestResponse, url: string
       body.detail === body.error_message && typeof body.type === 'string' && body.type.endsWith(`/api/v1/error/${body.error_type}`);
     if (!ok) return `error body is not an ApiError: ${res.body.slice(0, 200)}`;
     if (url.length > 40 && res.body.includes(url)) return 'error body echoes the URL';
+  } else if (surface === 'registry') {
+    const errors = body?.errors;
+    const ok = Array.isArray(errors) && errors.length > 0 &&
+      errors.every((e: Json) => typeof e?.code === 'string' && /^[A-Z_]+$/.test(e.code) && typeof e.message === 'string' && 'detail' in e);
+    if (!ok) return `error body is not the OCI error envelope: ${res.body.slice(0, 200)}`;
+    if (url.length > 40 && res.body.includes(url)) return 'error body echoes the URL';
   } else if (surface === 'oauth') {
     const html = String(res.headers['content-type'] ?? '').startsWith('text/html');
     if (!html && typeof body?.error !== 'string') return `OAuth error without {error}: ${res.body.slice(0, 200)}`;
@@ -194,7 +242,8 @@ beforeAll(async () => {
   member = await makeUser(t);
   const session = await signIn(t, root);
   // Both credentials: Bearer for /api/v1, the session (and its CSRF token) for the web routes.
-  headers = { ...bearer(await tokenFor(t, root, `${FULL_SCOPES} super:user`)), cookie: session.headers.cookie, 'x-csrf-token': session.csrf };
+  oauthToken = await tokenFor(t, root, `${FULL_SCOPES} super:user`);
+  headers = { ...bearer(oauthToken), cookie: session.headers.cookie, 'x-csrf-token': session.csrf };
 }, 60_000);
 afterAll(async () => {
   await t?.close();
@@ -211,11 +260,14 @@ describe('hostile input on every route', () => {
     const problems: string[] = [];
     const routes = t.app.routeTable.filter((r) => r.method !== 'HEAD');
     for (const route of routes) {
-      const w = await makeWorld();
+      const registry = route.url.startsWith('/v2/') && route.url !== '/v2/auth';
+      const w = await makeWorld(registry);
+      // /v2 requests carry the registry token, the rest the OAuth token and session.
+      const routeHeaders = registry ? { authorization: `Bearer ${w.registry!.token}` } : headers;
       // Named parameters, and a wildcard (`/api/docs/*`, `/api/v1/*` for OPTIONS) as the parameter `*`.
       const names = [...route.url.matchAll(/:([A-Za-z0-9_]+)|\*/g)].map((m) => m[1] ?? '*');
       const path = (over: Record<string, string> = {}) =>
-        route.url.replace(/:([A-Za-z0-9_]+)|\*/g, (_, p: string | undefined) => over[p ?? '*'] ?? encodeURIComponent(paramValue(w, p ?? '*')));
+        route.url.replace(/:([A-Za-z0-9_]+)|\*/g, (_, p: string | undefined) => over[p ?? '*'] ?? encodeURIComponent(paramValue(w, p ?? '*', route)));
       const query = properties(route.schema?.querystring);
       const body = properties(route.schema?.body);
       const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
@@ -225,7 +277,7 @@ describe('hostile input on every route', () => {
         return out;
       };
       const send = async (what: string, url: string, extra: { payload?: unknown; headers?: Record<string, string>; overCap?: boolean } = {}, anonymous = false) => {
-        const h = anonymous ? {} : headers;
+        const h = anonymous ? {} : routeHeaders;
         const payload = extra.payload ?? (hasBody ? validBody() : undefined);
         const res = await t.inject({ method: route.method as 'GET', url, headers: { ...h, ...extra.headers }, ...(payload === undefined ? {} : { payload: payload as string }) });
         const p = problemWith(route, res, url) ?? (extra.overCap && res.statusCode < 400 ? `accepted a string over ${MAX_STRING_LENGTH} characters (${res.statusCode})` : undefined);
@@ -242,6 +294,10 @@ describe('hostile input on every route', () => {
         await send(`query ${name} repeated`, `${path()}?${name}=a&${name}=%00`);
       }
       await send('query with a hostile unknown key', `${path()}?%00=1&x=%FF`);
+      if (route.url.startsWith('/v2/')) {
+        for (const name of REGISTRY_QUERY) for (const v of URL_VALUES) await send(`query ${name}=${JSON.stringify(v.slice(0, 40))}`, `${path()}?${name}=${v}`);
+        for (const name of REGISTRY_HEADERS) for (const v of HEADER_VALUES) await send(`header ${name}=${JSON.stringify(v.slice(0, 40))}`, path(), { headers: { [name]: v } });
+      }
       if (hasBody) {
         for (const name of Object.keys(body.props)) {
           for (const v of BODY_VALUES) {

@@ -143,6 +143,13 @@ export const authPlugin = fp(
         }
       }
       req.target = {};
+      // /v2 authenticates with its own Bearer JWTs (src/registry/access.ts): no session cookie,
+      // CSRF or OAuth token is read there.
+      if (!api && (req.url === '/v2' || req.url.startsWith('/v2/') || req.url.startsWith('/v2?'))) {
+        req.auth = anonymousContext(req.ip);
+        done();
+        return;
+      }
       const fast = authenticateFromCache(app, req, api);
       if (fast) {
         req.auth = fast;

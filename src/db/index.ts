@@ -20,6 +20,10 @@ export type Trx = Transaction<DB>;
 export interface Database {
   db: Kysely<DB>;
   kind: 'pglite' | 'postgres';
+  /** True when this process holds the database alone (on-disk PGlite under its kernel lock). */
+  exclusive?: boolean;
+  /** In-memory PGlite only: an image of the cluster (PGlite's dumpDataDir), for pgliteImage. */
+  dump?: () => Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,8 @@ export interface DatabaseOptions {
    * one process at a time: see src/db/lock.ts.
    */
   pgliteDir?: string | 'memory';
+  /** 'memory' only: start from this dump (PGlite's dumpDataDir) instead of an empty cluster. */
+  pgliteImage?: Blob;
   /** On-disk PGlite only; default 'full'. */
   sync?: EmbeddedDbSync;
   poolSize?: number;
@@ -52,9 +58,17 @@ export function databaseOptions(config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'
   return { pgliteDir: path.join(config.DATA_DIR, 'db'), sync: config.EMBEDDED_DB_SYNC };
 }
 
+// int8 (bigint) comes back as a number, as PGlite gives it (ids, sizes, millisecond times all stay
+// below 2^53); pg's default is a string.
+const INT8 = 20;
+function pgTypeParser(oid: number, format?: string) {
+  if (oid === INT8 && format !== 'binary') return (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : BigInt(v));
+  return pg.types.getTypeParser(oid, format as 'text');
+}
+
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: { getTypeParser: pgTypeParser } as pg.CustomTypesConfig });
     // Fail fast with a clear message when the server cannot be reached.
     const client = await pool.connect().catch(async (err: Error) => {
       await pool.end().catch(() => {});
@@ -66,14 +80,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   }
   const { PGlite } = await import('@electric-sql/pglite');
   if (!opts.pgliteDir || opts.pgliteDir === 'memory') {
-    const pglite = new PGlite();
+    const pglite = new PGlite(opts.pgliteImage ? { loadDataDir: opts.pgliteImage } : undefined);
     await pglite.waitReady;
     const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
     const close = async () => {
       await db.destroy();
       if (!pglite.closed) await pglite.close();
     };
-    return { db, kind: 'pglite', close };
+    return { db, kind: 'pglite', close, dump: async () => (await pglite.dumpDataDir('none')) as Blob };
   }
 
   const dataDir = path.resolve(opts.pgliteDir);
@@ -99,6 +113,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    exclusive: true,
     close: async () => {
       try {
         await db.destroy();

@@ -212,6 +212,121 @@ export interface EmailConfirmationTable {
   created: Timestamp;
 }
 
+// ---- Registry (migrations/20261206T000000_registry.ts) ----
+
+/** bigint columns: both drivers give numbers (src/db/index.ts sets pg's int8 parser as PGlite's). */
+type BigId = number;
+
+export interface ServiceKeyTable {
+  id: Generated<number>;
+  kid: string;
+  service: string;
+  name: string | null;
+  jwk: Json;
+  /** The private half, encrypted under DATABASE_SECRET_KEY; only for keys this server signs with. */
+  private_key_enc: string | null;
+  metadata: Json;
+  created_date: Timestamp;
+  expiration_date: NullableTimestamp;
+  rotation_duration: number | null;
+  approval_type: string | null;
+  approver_id: number | null;
+  approved_date: NullableTimestamp;
+  approval_notes: string | null;
+}
+
+export interface BlobTable {
+  id: Generated<BigId>;
+  digest: string;
+  size: BigId;
+  created: Timestamp;
+  /** The last push, mount or manifest that used it (the garbage collector's grace counts from here). */
+  last_used: Timestamp;
+  /** Set while the garbage collector removes it. */
+  deleting: Generated<boolean>;
+}
+
+export interface RepositoryBlobTable {
+  repository_id: number;
+  blob_id: BigId;
+  created: Timestamp;
+}
+
+export interface BlobUploadTable {
+  id: Generated<BigId>;
+  uuid: string;
+  repository_id: number;
+  byte_count: Generated<BigId>;
+  chunk_count: Generated<number>;
+  hash_state: Buffer | null;
+  storage_state: Json;
+  lease_token: string | null;
+  lease_expires: NullableTimestamp;
+  created: Timestamp;
+  updated: Timestamp;
+}
+
+export interface ManifestTable {
+  id: Generated<BigId>;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  config_media_type: string | null;
+  size: number;
+  content: Buffer;
+  created: Timestamp;
+}
+
+export interface ManifestBlobTable {
+  manifest_id: BigId;
+  blob_id: BigId;
+}
+
+export interface ManifestChildTable {
+  manifest_id: BigId;
+  child_manifest_id: BigId;
+}
+
+export interface TagTable {
+  id: Generated<BigId>;
+  repository_id: number;
+  name: string;
+  manifest_id: BigId;
+  lifetime_start_ms: BigId;
+  /** null: no end; a tag is live while this is null or in the future. */
+  lifetime_end_ms: BigId | null;
+  hidden: Generated<boolean>;
+  reversion: Generated<boolean>;
+}
+
+export type LabelSource = 'manifest' | 'api' | 'internal';
+export interface ManifestLabelTable {
+  id: Generated<BigId>;
+  uuid: string;
+  manifest_id: BigId;
+  key: string;
+  value: string;
+  media_type: string;
+  source_type: LabelSource;
+}
+
+export interface JobTable {
+  id: Generated<BigId>;
+  queue: string;
+  body: Json<unknown>;
+  available_after: Timestamp;
+  /** The lease: while in the future, the job is being processed by someone. */
+  processing_expires: NullableTimestamp;
+  retries_remaining: Generated<number>;
+  state_id: string;
+  last_error: string | null;
+  /** At most one pending job per key. */
+  dedupe_key: string | null;
+  created: Timestamp;
+}
+
 export interface DB {
   namespace: NamespaceTable;
   team: TeamTable;
@@ -222,6 +337,16 @@ export interface DB {
   app_specific_token: AppSpecificTokenTable;
   session: SessionTable;
   auth_failure: AuthFailureTable;
+  service_key: ServiceKeyTable;
+  blob: BlobTable;
+  repository_blob: RepositoryBlobTable;
+  blob_upload: BlobUploadTable;
+  manifest: ManifestTable;
+  manifest_blob: ManifestBlobTable;
+  manifest_child: ManifestChildTable;
+  tag: TagTable;
+  manifest_label: ManifestLabelTable;
+  job: JobTable;
   message: MessageTable;
   log_entry: LogEntryTable;
   robot_account: RobotAccountTable;

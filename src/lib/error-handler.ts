@@ -7,21 +7,30 @@
 //             kept beside the ApiError ones, so Quay's clients and ApiError readers both work.
 //   /oauth/*  OAuth's {error, error_description}.
 //   pages     the HTML error page for browsers (Accept: text/html), else {error}.
+//   /v2       the OCI error envelope {errors: [{code, message, detail}]} (src/registry/errors.ts),
+//             with Docker-Distribution-API-Version and, on 401, the Bearer challenge.
 // No error body echoes the request URL. Unknown errors are logged once and answered 500.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { API_VERSION_HEADER, bearerChallenge, codeForStatus, RegistryError, registryErrorBody, type ChallengeScope } from '../registry/errors.js';
 import { messagePage } from '../web/pages.js';
 import { ApiError, apiErrorBody, PlainError, type ApiErrorType } from './api-error.js';
 import { InputError, isWellFormed } from './input-guard.js';
 import { RequestValidationError } from './validation.js';
 
-export type Surface = 'api' | 'oauth' | 'web';
+export type Surface = 'api' | 'oauth' | 'web' | 'registry';
 
 export function surfaceOf(url: string): Surface {
   if (url.startsWith('/api/v1') && (url.length === 7 || url[7] === '/' || url[7] === '?')) return 'api';
   if (url.startsWith('/oauth/')) return 'oauth';
+  if (isRegistryUrl(url)) return 'registry';
   return 'web';
+}
+
+/** Whether a request target is under /v2 (the registry protocol). */
+export function isRegistryUrl(url: string): boolean {
+  return url.startsWith('/v2') && (url.length === 3 || url[3] === '/' || url[3] === '?');
 }
 
 /** Quay's error type for a status that no handler chose a type for. */
@@ -45,6 +54,8 @@ interface Failure {
   /** ApiError payload keys. */
   payload?: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** A RegistryError's own code, message, detail and challenge scope (the /v2 surface). */
+  registry?: { code: string; message: string; detail: unknown; scope?: ChallengeScope };
 }
 
 const statusText = (status: number) => STATUS_CODES[status] ?? 'Error';
@@ -65,6 +76,10 @@ const FASTIFY_TEXT: Record<string, string> = {
 };
 
 function toFailure(error: unknown, surface: Surface): Failure | undefined {
+  if (error instanceof RegistryError) {
+    const registry = { code: error.code, message: error.message, detail: error.detail, scope: error.scope };
+    return { status: error.statusCode, errorType: errorTypeFor(error.statusCode), detail: error.message, headers: error.headers, registry };
+  }
   if (error instanceof ApiError) {
     return { status: error.statusCode, errorType: error.errorType, detail: error.detail ?? statusText(error.statusCode), payload: error.payload };
   }
@@ -103,6 +118,13 @@ function sendFailure(app: FastifyInstance, req: FastifyRequest, reply: FastifyRe
   // documented 410, say) describes Quay's keys and must not strip the ApiError ones.
   reply.code(f.status).serializer(JSON.stringify);
   if (f.headers) reply.headers(f.headers);
+  if (surface === 'registry') {
+    // Every error, whatever raised it, in the OCI envelope; a 401 carries the challenge.
+    reply.headers(API_VERSION_HEADER);
+    if (f.status === 401) reply.header('WWW-Authenticate', bearerChallenge(app.baseUrl, app.config.SERVER_HOSTNAME, f.registry?.scope));
+    const code = f.registry?.code ?? codeForStatus(f.status);
+    return reply.type('application/json').send(registryErrorBody(code, f.registry?.message ?? f.detail, f.registry?.detail ?? {}));
+  }
   if (surface === 'api') {
     const err = new ApiError(f.errorType, f.status, f.detail, f.payload);
     return reply.type('application/json').send({ ...apiErrorBody(err, app.baseUrl), ...f.body });
@@ -183,6 +205,7 @@ export function clientErrorHandler(baseUrl: () => string) {
     let body: string;
     if (surface === 'api') body = JSON.stringify(apiErrorBody(new ApiError(errorTypeFor(status), status, detail), baseUrl()));
     else if (surface === 'oauth') body = JSON.stringify({ error: 'invalid_request', error_description: detail });
+    else if (surface === 'registry') body = JSON.stringify(registryErrorBody(codeForStatus(status), detail));
     else body = JSON.stringify({ error: detail });
     socket.end(
       `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -1,6 +1,7 @@
 // A fresh database for one test file: in-memory PGlite, or (with TEST_DATABASE_URL) a PostgreSQL
 // database cloned from the migrated template and dropped afterwards.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/index.js';
@@ -11,7 +12,10 @@ export const usingPostgres = !!process.env.TEST_DATABASE_URL;
 export async function freshDatabase(): Promise<Database> {
   const url = process.env.TEST_DATABASE_URL;
   const template = inject('pgTemplate');
-  if (!url || !template) return openDatabase({ pgliteDir: 'memory' });
+  if (!url || !template) {
+    const image = inject('pgliteImage');
+    return openDatabase({ pgliteDir: 'memory', pgliteImage: image ? new Blob([readFileSync(image)]) : undefined });
+  }
   const name = `quay_compat_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();

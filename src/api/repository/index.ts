@@ -11,12 +11,9 @@ import type { RepoRole } from '../../auth/scopes.js';
 import { maxRepoRole } from '../../auth/scopes.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Trx } from '../../db/index.js';
-import { applyDefaultPermissions } from '../../db/prototypes-apply.js';
 import {
   deleteRepository,
   findRepository,
-  insertRepository,
-  insertUserPermission,
   isStarred,
   listVisibleRepositories,
   setRepositoryDescription,
@@ -26,10 +23,12 @@ import {
 } from '../../db/repositories.js';
 import type { Namespace, Repository } from '../../db/schema.js';
 import { insufficientScope, invalidRequest, message, notFound } from '../../lib/api-error.js';
+import { queueRepositoryCleanup, requestGarbageCollection } from '../../jobs/gc.js';
 import { logAction } from '../../lib/audit.js';
 import type { LogKind } from '../../lib/log-kinds.js';
 import { decodePageToken, keysetPage } from '../../lib/pagination.js';
 import { firstString, quayBool } from '../../lib/validation.js';
+import { createRepository } from './create.js';
 import {
   BAD_REQUEST,
   ChangeRepoState,
@@ -139,9 +138,7 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
       const kind: RepoKind = body.repo_kind ?? 'image';
       try {
         await app.db.transaction().execute(async (trx) => {
-          const repo = await insertRepository(trx, { namespaceId: ns.id, name, visibility: body.visibility, description: body.description, kind });
-          await insertUserPermission(trx, repo.id, user.id, 'admin');
-          if (ns.organization) await applyDefaultPermissions(trx, ns.id, repo.id, user.id);
+          const repo = await createRepository(trx, { namespace: ns, name, visibility: body.visibility, description: body.description, kind, creator: user });
           await logAction(trx, req.auth, 'create_repo', { accountId: ns.id, repositoryId: repo.id }, { repo: name, namespace: ns.username });
         });
       } catch (err) {
@@ -315,12 +312,16 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
       const { repository: repo, namespace: ns } = req.target;
       // Quay answers 204 even for a missing repository; the handler is reached only by namespace admins.
       if (!repo || !ns) throw notFound();
-      await app.db.transaction().execute(async (trx) => {
-        // The row goes at once (its name is free again); permissions and stars cascade with it.
+      await app.jobs.transaction(async (trx) => {
+        // The bytes of its upload sessions, which no row will remember (src/jobs/gc.ts).
+        await queueRepositoryCleanup(app, trx, repo.id);
+        // The row goes at once (its name is free again); permissions, stars, tags, manifests and
+        // links cascade with it. The blobs only it used are left to garbage collection.
         await deleteRepository(trx, repo.id);
         // Logged against the namespace, not the (gone) repository, as Quay does.
         await logAction(trx, req.auth, 'delete_repo', { accountId: ns.id }, { repo: repo.name, namespace: ns.username });
       });
+      await requestGarbageCollection(app).catch((err) => req.log.warn({ err }, 'could not request a garbage-collection sweep; the periodic one will do'));
       return reply.code(204).send(null);
     },
   );

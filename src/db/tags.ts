@@ -1,0 +1,106 @@
+// Tags with lifetimes (design.md §5): a tag name maps to a manifest for a span of time. Pushing or
+// moving a tag ends the live lifetime and starts another; deleting ends it. A tag is live while its
+// lifetime_end_ms is null or in the future. History, restore and expiry (the tag API) read the
+// same rows. Times are milliseconds since the epoch, as Quay's.
+import { sql } from 'kysely';
+import type { Db, Trx } from './index.js';
+
+export interface TagRow {
+  id: number;
+  repository_id: number;
+  name: string;
+  manifest_id: number;
+  lifetime_start_ms: number;
+  lifetime_end_ms: number | null;
+  hidden: boolean;
+  reversion: boolean;
+}
+
+const live = (now: number) => sql<boolean>`(lifetime_end_ms is null or lifetime_end_ms > ${now})`;
+
+export async function findLiveTag(db: Db, repositoryId: number, name: string, now = Date.now()): Promise<TagRow | undefined> {
+  return db
+    .selectFrom('tag')
+    .selectAll()
+    .where('repository_id', '=', repositoryId)
+    .where('name', '=', name)
+    .where('hidden', '=', false)
+    .where(live(now))
+    .orderBy('lifetime_start_ms', 'desc')
+    .executeTakeFirst() as Promise<TagRow | undefined>;
+}
+
+/** Whether the name was ever a tag of the repository (for TAG_EXPIRED rather than MANIFEST_UNKNOWN). */
+export async function tagEverExisted(db: Db, repositoryId: number, name: string): Promise<boolean> {
+  const r = await db.selectFrom('tag').select('id').where('repository_id', '=', repositoryId).where('name', '=', name).where('hidden', '=', false).executeTakeFirst();
+  return !!r;
+}
+
+/**
+ * Points the tag at `manifestId` from `now` on: ends the live lifetime (if it points elsewhere)
+ * and starts a new one. Serialized per repository by locking the repository row, so two pushes of
+ * one tag cannot both open a lifetime. Returns what happened, for the audit log.
+ */
+export async function setTag(
+  trx: Trx,
+  repositoryId: number,
+  name: string,
+  manifestId: number,
+  now = Date.now(),
+  o: { hidden?: boolean; endMs?: number | null } = {},
+): Promise<{ action: 'created' | 'moved' | 'unchanged'; previousManifestId?: number }> {
+  await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
+  const current = o.hidden ? undefined : await findLiveTag(trx, repositoryId, name, now);
+  if (current && current.manifest_id === manifestId && current.lifetime_end_ms === null) return { action: 'unchanged' };
+  if (current) await trx.updateTable('tag').set({ lifetime_end_ms: now }).where('id', '=', current.id).execute();
+  await trx
+    .insertInto('tag')
+    .values({
+      repository_id: repositoryId,
+      name,
+      manifest_id: manifestId,
+      lifetime_start_ms: now,
+      lifetime_end_ms: o.endMs ?? null,
+      hidden: o.hidden ?? false,
+    })
+    .execute();
+  return current ? { action: 'moved', previousManifestId: current.manifest_id } : { action: 'created' };
+}
+
+/** Ends the tag's live lifetime; false when there is none. */
+export async function endTag(trx: Trx, repositoryId: number, name: string, now = Date.now()): Promise<TagRow | undefined> {
+  await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
+  const current = await findLiveTag(trx, repositoryId, name, now);
+  if (!current) return undefined;
+  await trx.updateTable('tag').set({ lifetime_end_ms: now }).where('id', '=', current.id).execute();
+  return current;
+}
+
+/** Ends every live lifetime (hidden ones included) pointing at the manifest; returns the visible names. */
+export async function endTagsOfManifest(trx: Trx, manifestId: number, now = Date.now()): Promise<string[]> {
+  const rows = await trx
+    .updateTable('tag')
+    .set({ lifetime_end_ms: now })
+    .where('manifest_id', '=', manifestId)
+    .where(live(now))
+    .returning(['name', 'hidden'])
+    .execute();
+  return rows.filter((r) => !r.hidden).map((r) => r.name);
+}
+
+/** Live tag names of the repository in name order, after `last`, at most `n`. */
+export async function listLiveTagNames(db: Db, repositoryId: number, o: { n: number; last?: string }, now = Date.now()): Promise<string[]> {
+  // Byte order ("C" collation), the same on every server whatever its locale; the tag_visible_names
+  // index gives the rows in that order. A name has at most one live lifetime (a push or move ends
+  // the previous one first), so no grouping is needed.
+  let q = db
+    .selectFrom('tag')
+    .select('name')
+    .where('repository_id', '=', repositoryId)
+    .where(sql<boolean>`not hidden`)
+    .where(live(now));
+  if (o.last !== undefined) q = q.where(sql<boolean>`name collate "C" > ${o.last}`);
+  const rows = await q.orderBy(sql`name collate "C"`).limit(o.n).execute();
+  // (Two live lifetimes of one name could only come from an expiring one racing a push: list it once.)
+  return rows.map((r) => r.name).filter((name, i, all) => i === 0 || all[i - 1] !== name);
+}

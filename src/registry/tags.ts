@@ -1,0 +1,31 @@
+// GET /v2/<name>/tags/list (spec "Listing Tags"): live tags in byte order, `n` and `last`, and a
+// `Link` to the next page (a path, as Quay's) when more remain.
+import type { FastifyPluginAsync } from 'fastify';
+import { listLiveTagNames } from '../db/tags.js';
+import { existingRepo } from './access.js';
+
+/** Without `n` the whole list is asked for: pages of this many, with a Link to the rest. */
+const DEFAULT_PAGE = 10_000;
+/** The most one page holds whatever `n` asks. */
+const MAX_PAGE = 10_000;
+
+export const tagListRoutes: FastifyPluginAsync = async (app) => {
+  app.get('/:name/tags/list', async (req, reply) => {
+    const repo = existingRepo(req);
+    const q = req.query as Record<string, string | string[] | undefined>;
+    const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+    const nParam = first(q.n);
+    const last = first(q.last);
+    // A value that is not a non-negative integer is read as "no n" (Quay reads garbage as its default).
+    const n = nParam !== undefined && /^\d{1,9}$/.test(nParam) ? Math.min(Number(nParam), MAX_PAGE) : DEFAULT_PAGE;
+    const name = req.repoAccess.full;
+    if (n === 0) return reply.type('application/json').send({ name, tags: [] });
+    const tags = await listLiveTagNames(app.db, repo.id, { n: n + 1, last: last || undefined });
+    if (tags.length > n) {
+      tags.length = n;
+      const next = new URLSearchParams({ n: String(n), last: tags[n - 1] });
+      reply.header('Link', `</v2/${name}/tags/list?${next.toString()}>; rel="next"`);
+    }
+    return reply.type('application/json').send({ name, tags });
+  });
+};

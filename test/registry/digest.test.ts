@@ -1,0 +1,506 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import {
+  digestOf,
+  formatDigest,
+  hashBody,
+  hashStream,
+  hasherForRequest,
+  HashStateError,
+  initialHashState,
+  isDigestSyntax,
+  OneShotHasher,
+  parseDigest,
+  parseDigestAlgorithm,
+  UploadHasher,
+  type DigestAlgorithm,
+} from '../../src/registry/digest.js';
+
+const HEX64 = 'ab'.repeat(32);
+const HEX128 = 'cd'.repeat(64);
+const native = (alg: DigestAlgorithm, data: Uint8Array) => `${alg}:${createHash(alg).update(data).digest('hex')}`;
+const EMPTY_SHA256 = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const EMPTY_SHA512 =
+  'sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e';
+
+/** A small seeded PRNG (mulberry32), so a failing split can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random chunk lengths: empty, one byte, block-sized and odd ones, and some over 256 KiB. */
+function split(total: number, rnd: () => number): number[] {
+  const sizes: number[] = [];
+  let left = total;
+  const picks = [0, 1, 63, 64, 65, 127, 128, 129, 1000, 65536, 300_000];
+  while (left > 0) {
+    const n = rnd() < 0.5 ? picks[Math.floor(rnd() * picks.length)] : Math.floor(rnd() * 40_000);
+    const take = Math.min(n, left);
+    sizes.push(take);
+    left -= take;
+  }
+  return sizes;
+}
+
+describe('parseDigest', () => {
+  it('accepts sha256 and sha512 with lowercase hex of their exact lengths', () => {
+    expect(parseDigest(`sha256:${HEX64}`)).toEqual({ algorithm: 'sha256', hex: HEX64, digest: `sha256:${HEX64}` });
+    expect(parseDigest(`sha512:${HEX128}`)).toEqual({ algorithm: 'sha512', hex: HEX128, digest: `sha512:${HEX128}` });
+    expect(parseDigest(EMPTY_SHA256)?.hex).toBe(EMPTY_SHA256.slice(7));
+  });
+
+  it.each([
+    ['uppercase hex', `sha256:${HEX64.toUpperCase()}`],
+    ['one uppercase digit', `sha256:${HEX64.slice(0, 63)}B`],
+    ['uppercase algorithm', `SHA256:${HEX64}`],
+    ['63 digits', `sha256:${HEX64.slice(1)}`],
+    ['65 digits', `sha256:${HEX64}a`],
+    ['sha256 with 128 digits', `sha256:${HEX128}`],
+    ['sha512 with 64 digits', `sha512:${HEX64}`],
+    ['127 digits', `sha512:${HEX128.slice(1)}`],
+    ['129 digits', `sha512:${HEX128}0`],
+    ['empty encoded part', 'sha256:'],
+    ['empty algorithm', `:${HEX64}`],
+    ['no separator', `sha256${HEX64}`],
+    ['two separators', `sha256:${HEX64.slice(0, 32)}:${HEX64.slice(32)}`],
+    ['empty string', ''],
+    ['sha384 (registered nowhere here)', `sha384:${'a'.repeat(96)}`],
+    ['md5', 'md5:d41d8cd98f00b204e9800998ecf8427e'],
+    ['an algorithm with a separator', `sha256+b64u:${HEX64}`],
+    ['leading space', ` sha256:${HEX64}`],
+    ['trailing space', `sha256:${HEX64} `],
+    ['trailing newline', `sha256:${HEX64}\n`],
+    ['leading newline', `\nsha256:${HEX64}`],
+    ['trailing NUL', `sha256:${HEX64}\0`],
+    ['NUL inside', `sha256:${HEX64.slice(0, 10)}\0${HEX64.slice(11)}`],
+    ['NUL after the algorithm', `sha256\0:${HEX64}`],
+    ['non-hex letter', `sha256:${HEX64.slice(0, 63)}g`],
+    ['fullwidth digit', `sha256:${HEX64.slice(0, 63)}\uff11`],
+    ['Cyrillic a', `sha256:${HEX64.slice(0, 63)}\u0430`],
+    ['percent-encoded colon', `sha256%3A${HEX64}`],
+    ['path traversal', `sha256:../../${HEX64.slice(6)}`],
+    ['a million hex digits', `sha256:${'a'.repeat(1_000_000)}`],
+  ])('refuses %s', (_what, value) => {
+    expect(parseDigest(value)).toBeUndefined();
+  });
+
+  it('refuses values that are not strings, without throwing', () => {
+    for (const v of [undefined, null, 0, 1n, {}, [`sha256:${HEX64}`], Buffer.from(`sha256:${HEX64}`), { toString: () => `sha256:${HEX64}` }]) {
+      expect(parseDigest(v)).toBeUndefined();
+    }
+  });
+
+  it('answers a huge hostile string at once', () => {
+    const huge = 'sha256:' + 'a'.repeat(50_000_000);
+    const t0 = performance.now();
+    expect(parseDigest(huge)).toBeUndefined();
+    expect(isDigestSyntax(huge)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(50);
+  });
+});
+
+describe('isDigestSyntax', () => {
+  it.each([
+    `sha256:${HEX64}`,
+    `sha256:${HEX64.toUpperCase()}`,
+    'md5:d41d8cd98f00b204e9800998ecf8427e',
+    'sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564',
+    'multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8',
+    'a.b_c-d+e:x=',
+    'sha256:1',
+  ])('accepts the grammar: %s', (v) => {
+    expect(isDigestSyntax(v)).toBe(true);
+  });
+
+  it.each([
+    ['empty encoded', 'sha256:'],
+    ['empty algorithm', ':abc'],
+    ['uppercase algorithm', 'SHA256:abc'],
+    ['doubled separator', 'a++b:abc'],
+    ['trailing separator', 'a+:abc'],
+    ['leading separator', '+a:abc'],
+    ['slash', 'sha256:ab/cd'],
+    ['space', 'sha256:ab cd'],
+    ['NUL', 'sha256:ab\0cd'],
+    ['newline', 'sha256:abcd\n'],
+    ['no colon', 'sha256'],
+    ['over 256 characters', `sha256:${'a'.repeat(250)}`],
+    ['not a string', 42],
+  ])('refuses %s', (_w, v) => {
+    expect(isDigestSyntax(v)).toBe(false);
+  });
+});
+
+describe('parseDigestAlgorithm, formatDigest, digestOf', () => {
+  it('knows exactly sha256 and sha512', () => {
+    expect(parseDigestAlgorithm('sha256')).toBe('sha256');
+    expect(parseDigestAlgorithm('sha512')).toBe('sha512');
+    for (const v of ['SHA256', 'sha384', 'md5', '', ' sha256', 'sha256\0', undefined, ['sha256']]) expect(parseDigestAlgorithm(v)).toBeUndefined();
+  });
+
+  it('formats raw hashes and hex, and refuses wrong lengths', () => {
+    const data = randomBytes(1000);
+    expect(formatDigest('sha256', createHash('sha256').update(data).digest())).toBe(native('sha256', data));
+    expect(formatDigest('sha512', new Uint8Array(createHash('sha512').update(data).digest()))).toBe(native('sha512', data));
+    expect(formatDigest('sha256', HEX64.toUpperCase())).toBe(`sha256:${HEX64}`);
+    const sub = Buffer.concat([Buffer.alloc(7), createHash('sha256').update(data).digest()]).subarray(7);
+    expect(formatDigest('sha256', sub)).toBe(native('sha256', data));
+    expect(() => formatDigest('sha256', HEX128)).toThrow(TypeError);
+    expect(() => formatDigest('sha512', HEX64)).toThrow(TypeError);
+    expect(() => formatDigest('sha256', `${HEX64.slice(1)}g`)).toThrow(TypeError);
+    expect(() => formatDigest('sha256', new Uint8Array(31))).toThrow(TypeError);
+    expect(parseDigest(formatDigest('sha512', HEX128))).toBeDefined();
+  });
+
+  it('digests bytes in memory as Node does', () => {
+    const data = randomBytes(4321);
+    expect(digestOf(data)).toBe(native('sha256', data));
+    expect(digestOf(data, 'sha512')).toBe(native('sha512', data));
+    expect(digestOf('')).toBe(EMPTY_SHA256);
+  });
+});
+
+describe('UploadHasher', () => {
+  const modes = [
+    { name: 'sha512 in the worker', offload: true },
+    { name: 'both on this thread', offload: false },
+  ];
+
+  for (const mode of modes) {
+    describe(mode.name, () => {
+      const opts = { offload: mode.offload };
+
+      it.each([1, 2, 3, 4, 5])('matches Node for random data split at random points, saved and resumed after every chunk (seed %i)', async (seed) => {
+        const rnd = prng(seed);
+        const total = Math.floor(rnd() * 1_500_000) + 1;
+        const data = randomBytes(total);
+        let state = await UploadHasher.start(undefined, opts).save();
+        let at = 0;
+        for (const n of split(total, rnd)) {
+          const h = UploadHasher.resume(state, undefined, opts);
+          expect(h.byteCount).toBe(at);
+          h.update(data.subarray(at, at + n));
+          at += n;
+          state = await h.save();
+          h.dispose();
+        }
+        const h = UploadHasher.resume(state, undefined, opts);
+        expect(h.byteCount).toBe(total);
+        expect(await h.digest('sha256')).toBe(native('sha256', data));
+        expect(await h.digest('sha512')).toBe(native('sha512', data));
+        h.dispose();
+      });
+
+      it('hashes the empty blob', async () => {
+        const h = UploadHasher.start(undefined, opts);
+        expect(await h.digest('sha256')).toBe(EMPTY_SHA256);
+        expect(await h.digest('sha512')).toBe(EMPTY_SHA512);
+        const r = UploadHasher.resume(await h.save(), undefined, opts);
+        r.update(Buffer.alloc(0));
+        expect(r.byteCount).toBe(0);
+        expect(await r.digest('sha256')).toBe(EMPTY_SHA256);
+        expect(await r.digest('sha512')).toBe(EMPTY_SHA512);
+        h.dispose();
+        r.dispose();
+      });
+
+      it('resumes in another instance while the first goes on, and neither disturbs the other', async () => {
+        const a = randomBytes(200_003);
+        const b = randomBytes(1_777_777);
+        const c = randomBytes(1_500_001);
+        const first = UploadHasher.start(undefined, opts);
+        first.update(a);
+        const saved = await first.save();
+        const second = UploadHasher.resume(saved, undefined, opts);
+        // Interleaved: both share one WebAssembly instance per thread (here and in the worker, where
+        // updates arrive in batches of 256 KiB, so some steps are larger than that and some drain).
+        const rnd = prng(7);
+        let i = 0;
+        let j = 0;
+        while (i < b.length || j < c.length) {
+          const n = Math.floor(rnd() * 400_000);
+          first.update(b.subarray(i, (i += n)));
+          if (rnd() < 0.3) await first.drain(0);
+          const m = Math.floor(rnd() * 400_000);
+          second.update(c.subarray(j, (j += m)));
+          if (rnd() < 0.3) await second.drain(0);
+        }
+        expect(await first.digest('sha256')).toBe(native('sha256', Buffer.concat([a, b])));
+        expect(await first.digest('sha512')).toBe(native('sha512', Buffer.concat([a, b])));
+        expect(await second.digest('sha256')).toBe(native('sha256', Buffer.concat([a, c])));
+        expect(await second.digest('sha512')).toBe(native('sha512', Buffer.concat([a, c])));
+        // The saved bytes were not touched by either.
+        const third = UploadHasher.resume(saved, undefined, opts);
+        expect(await third.digest('sha256')).toBe(native('sha256', a));
+        for (const h of [first, second, third]) h.dispose();
+      });
+
+      it('digest() does not end the hash, and save() is a snapshot', async () => {
+        const a = randomBytes(5000);
+        const b = randomBytes(7000);
+        const h = UploadHasher.start(undefined, opts);
+        h.update(a);
+        expect(await h.digest('sha512')).toBe(native('sha512', a));
+        expect(await h.digest('sha256')).toBe(native('sha256', a));
+        const snap = await h.save();
+        h.update(b);
+        expect(await h.digest('sha256')).toBe(native('sha256', Buffer.concat([a, b])));
+        expect(await h.digest('sha512')).toBe(native('sha512', Buffer.concat([a, b])));
+        // As PGlite returns bytea: a plain Uint8Array, here a view into a larger buffer.
+        const plain = new Uint8Array(snap.length + 10).subarray(5, 5 + snap.length);
+        plain.set(snap);
+        const r = UploadHasher.resume(plain, undefined, opts);
+        expect(r.byteCount).toBe(5000);
+        expect(await r.digest('sha256')).toBe(native('sha256', a));
+        h.dispose();
+        r.dispose();
+      });
+    });
+  }
+
+  it('gives the same state bytes with and without the worker', async () => {
+    const data = randomBytes(333_333);
+    const x = UploadHasher.start(undefined, { offload: true });
+    const y = UploadHasher.start(undefined, { offload: false });
+    x.update(data);
+    y.update(data);
+    expect((await x.save()).equals(await y.save())).toBe(true);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('hashes only the algorithms asked for, and says so', async () => {
+    const data = randomBytes(10_000);
+    const only256 = UploadHasher.start(['sha256']);
+    only256.update(data);
+    expect(only256.algorithms).toEqual(['sha256']);
+    expect(only256.has('sha512')).toBe(false);
+    await expect(only256.digest('sha512')).rejects.toThrow(/sha512/);
+    const state = await only256.save();
+    expect(state.length).toBeLessThan(200);
+    expect(await UploadHasher.resume(state).digest('sha256')).toBe(native('sha256', data));
+    expect(UploadHasher.resume(state, ['sha512']).algorithms).toEqual([]);
+
+    const both = UploadHasher.start();
+    both.update(data);
+    const narrowed = UploadHasher.resume(await both.save(), ['sha512']);
+    expect(narrowed.algorithms).toEqual(['sha512']);
+    narrowed.update(data);
+    expect(await narrowed.digest('sha512')).toBe(native('sha512', Buffer.concat([data, data])));
+    expect(() => UploadHasher.start([])).toThrow(TypeError);
+  });
+
+  it('keeps its saved state small whatever it hashed', async () => {
+    const h = UploadHasher.start();
+    h.update(randomBytes(3 * 1024 * 1024 + 17));
+    const state = await h.save();
+    expect(state.length).toBeLessThan(400);
+    expect(UploadHasher.resume(state).byteCount).toBe(3 * 1024 * 1024 + 17);
+  });
+
+  it('refuses a disposed hasher', async () => {
+    const h = UploadHasher.start();
+    h.dispose();
+    h.dispose();
+    expect(() => h.update(Buffer.from('x'))).toThrow(/disposed/);
+    await expect(h.save()).rejects.toThrow(/disposed/);
+  });
+
+  describe('refuses states it did not write, with HashStateError', () => {
+    let good: Buffer;
+    const load = async () => {
+      if (!good) {
+        const h = UploadHasher.start();
+        h.update(randomBytes(1000));
+        good = await h.save();
+      }
+      return Buffer.from(good);
+    };
+
+    it.each<[string, (s: Buffer) => Uint8Array]>([
+      ['empty', () => Buffer.alloc(0)],
+      ['random bytes', (s) => randomBytes(s.length)],
+      ['truncated by one byte', (s) => s.subarray(0, s.length - 1)],
+      ['truncated to the header', (s) => s.subarray(0, 12)],
+      ['with a trailing byte', (s) => Buffer.concat([s, Buffer.from([0])])],
+      ['wrong magic', (s) => ((s[0] = 0x00), s)],
+      ['another version', (s) => ((s[2] = 2), s)],
+      ['no algorithm', (s) => ((s[3] = 0), s)],
+      ['an unknown algorithm bit', (s) => ((s[3] = 7), s)],
+      ['a length past 2^53', (s) => (s.writeBigUInt64LE(2n ** 60n, 4), s)],
+      ['a wrong inner length', (s) => (s.writeUInt16LE(50, 12), s)],
+      ['another hash-wasm build', (s) => ((s[14] ^= 0xff), s)],
+      ['a sha256 state declared as sha512', (s) => ((s[3] = 2), s)],
+    ])('%s', async (_what, mangle) => {
+      const bad = mangle(await load());
+      expect(() => UploadHasher.resume(bad)).toThrow(HashStateError);
+      // An empty hash_state is "no state yet" for hasherForRequest (a new session).
+      if (bad.length > 0) expect(() => hasherForRequest({ state: bad })).toThrow(HashStateError);
+    });
+
+    it('not bytes at all', () => {
+      expect(() => UploadHasher.resume('UH' as unknown as Uint8Array)).toThrow(HashStateError);
+    });
+
+    it('and a refused state does not disturb a live hasher', async () => {
+      const data = randomBytes(50_000);
+      const h = UploadHasher.start(undefined, { offload: false });
+      h.update(data.subarray(0, 20_000));
+      const saved = await load();
+      expect(() => UploadHasher.resume(randomBytes(saved.length))).toThrow(HashStateError);
+      expect(() => UploadHasher.resume(saved, undefined, { offload: false })).not.toThrow();
+      h.update(data.subarray(20_000));
+      expect(await h.digest('sha256')).toBe(native('sha256', data));
+      expect(await h.digest('sha512')).toBe(native('sha512', data));
+    });
+  });
+});
+
+describe('OneShotHasher', () => {
+  it.each<DigestAlgorithm>(['sha256', 'sha512'])('hashes %s natively and answers only for it', async (alg) => {
+    const data = randomBytes(100_000);
+    const h = new OneShotHasher(alg);
+    h.update(data.subarray(0, 3));
+    expect(await h.digest(alg)).toBe(native(alg, data.subarray(0, 3)));
+    h.update(data.subarray(3));
+    expect(h.byteCount).toBe(100_000);
+    expect(h.pendingBytes).toBe(0);
+    expect(await h.digest(alg)).toBe(native(alg, data));
+    const other = alg === 'sha256' ? 'sha512' : 'sha256';
+    expect(h.has(other)).toBe(false);
+    expect(() => h.digest(other)).toThrow();
+    expect(await new OneShotHasher('sha256').digest('sha256')).toBe(EMPTY_SHA256);
+    expect(await new OneShotHasher('sha512').digest('sha512')).toBe(EMPTY_SHA512);
+  });
+});
+
+describe('hasherForRequest', () => {
+  const sha256 = parseDigest(`sha256:${HEX64}`)!;
+  const sha512 = parseDigest(`sha512:${HEX128}`)!;
+  const stateOf = async (h: UploadHasher, data?: Buffer) => {
+    if (data) h.update(data);
+    const s = await h.save();
+    h.dispose();
+    return s;
+  };
+
+  it('uses the native one-shot hash when the request starts at byte 0 and completes the upload', async () => {
+    const mono = hasherForRequest({ state: null, finalDigest: sha512 });
+    expect(mono).toBeInstanceOf(OneShotHasher);
+    expect(mono.has('sha512')).toBe(true);
+    // POST stored a state to record a declared algorithm: still no byte, still native, any algorithm.
+    const put = hasherForRequest({ state: initialHashState('sha256'), finalDigest: sha512 });
+    expect(put).toBeInstanceOf(OneShotHasher);
+    expect(put.has('sha512')).toBe(true);
+    expect(hasherForRequest({ state: Buffer.alloc(0), finalDigest: sha256 })).toBeInstanceOf(OneShotHasher);
+  });
+
+  it('starts a resumable hash of both algorithms for a first PATCH, or of the one POST declared', async () => {
+    expect(initialHashState()).toBeNull();
+    const patch = hasherForRequest({ state: initialHashState() });
+    expect(patch).toBeInstanceOf(UploadHasher);
+    expect((patch as UploadHasher).algorithms).toEqual(['sha256', 'sha512']);
+    const declared = hasherForRequest({ state: initialHashState('sha512') });
+    expect(declared).toBeInstanceOf(UploadHasher);
+    expect((declared as UploadHasher).algorithms).toEqual(['sha512']);
+    expect(declared.byteCount).toBe(0);
+    const data = randomBytes(3000);
+    declared.update(data);
+    const again = hasherForRequest({ state: await (declared as UploadHasher).save(), finalDigest: sha512 });
+    expect(again).toBeInstanceOf(UploadHasher);
+    expect(await again.digest('sha512')).toBe(native('sha512', data));
+  });
+
+  it('resumes a later PATCH with every algorithm, and a final PUT with its digest’s only', async () => {
+    const data = randomBytes(1000);
+    const state = await stateOf(UploadHasher.start(), data);
+    const patch = hasherForRequest({ state });
+    expect((patch as UploadHasher).algorithms).toEqual(['sha256', 'sha512']);
+    expect(patch.byteCount).toBe(1000);
+    const put = hasherForRequest({ state, finalDigest: sha512 });
+    expect(put).toBeInstanceOf(UploadHasher);
+    expect((put as UploadHasher).algorithms).toEqual(['sha512']);
+    put.update(data);
+    expect(await put.digest('sha512')).toBe(native('sha512', Buffer.concat([data, data])));
+  });
+
+  it('says when a session declared for one algorithm is completed with the other', async () => {
+    const state = await stateOf(UploadHasher.start(['sha256']), randomBytes(10));
+    const put = hasherForRequest({ state, finalDigest: sha512 });
+    expect(put.has('sha512')).toBe(false);
+  });
+});
+
+describe('hashStream and hashBody', () => {
+  async function collect(src: Readable, hasher: UploadHasher | OneShotHasher, slow = false) {
+    const out: Buffer[] = [];
+    let maxLag = 0;
+    await pipeline(
+      src,
+      hashStream(hasher),
+      new Writable({
+        highWaterMark: 1024,
+        write(chunk: Buffer, _e, cb) {
+          out.push(chunk);
+          maxLag = Math.max(maxLag, hasher.pendingBytes);
+          if (slow) setImmediate(cb);
+          else cb();
+        },
+      }),
+    );
+    return { bytes: Buffer.concat(out), maxLag };
+  }
+
+  it('passes every byte through unchanged while hashing it', async () => {
+    const data = randomBytes(2_000_000);
+    const parts = split(data.length, prng(42)).reduce<Buffer[]>((acc, n) => {
+      const at = acc.reduce((s, b) => s + b.length, 0);
+      if (n > 0) acc.push(data.subarray(at, at + n));
+      return acc;
+    }, []);
+    for (const h of [UploadHasher.start(), UploadHasher.start(undefined, { offload: false }), new OneShotHasher('sha256')]) {
+      const { bytes } = await collect(Readable.from(parts), h, true);
+      expect(bytes.equals(data)).toBe(true);
+      expect(h.byteCount).toBe(data.length);
+      expect(await h.digest('sha256')).toBe(native('sha256', data));
+      if (h.has('sha512')) expect(await h.digest('sha512')).toBe(native('sha512', data));
+      h.dispose();
+    }
+  });
+
+  it('keeps the sha512 worker at most about a MiB behind the stream', async () => {
+    const chunk = randomBytes(64 * 1024);
+    const h = UploadHasher.start();
+    const { maxLag } = await collect(Readable.from((function* () { for (let i = 0; i < 400; i++) yield chunk; })()), h); // prettier-ignore
+    expect(h.byteCount).toBe(400 * 64 * 1024);
+    expect(maxLag).toBeLessThanOrEqual(1024 * 1024 + 256 * 1024 + 64 * 1024);
+    const state = await h.save();
+    expect(UploadHasher.resume(state).byteCount).toBe(400 * 64 * 1024);
+  });
+
+  it('hashBody errors when its source does, and leaves the source alone when the consumer fails', async () => {
+    const src = new PassThrough();
+    const body = hashBody(src, new OneShotHasher('sha256'));
+    const failed = new Promise((resolve) => body.on('error', resolve));
+    src.write(Buffer.from('abc'));
+    src.destroy(new Error('client went away'));
+    expect(((await failed) as Error).message).toBe('client went away');
+
+    const src2 = new PassThrough();
+    const body2 = hashBody(src2, new OneShotHasher('sha256'));
+    body2.on('error', () => {});
+    body2.destroy(new Error('driver failed'));
+    await new Promise((r) => setImmediate(r));
+    expect(src2.destroyed).toBe(false);
+    expect(src2.write(Buffer.from('still writable'))).toBeTypeOf('boolean');
+  });
+});
