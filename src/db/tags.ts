@@ -52,6 +52,9 @@ export async function setTag(
   await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
   const current = o.hidden ? undefined : await findLiveTag(trx, repositoryId, name, now);
   if (current && current.manifest_id === manifestId && current.lifetime_end_ms === null) return { action: 'unchanged' };
+  // Lifetimes never run backwards, even if this process's clock is behind the one that started
+  // the current lifetime (another replica, or a clock step).
+  if (current) now = Math.max(now, current.lifetime_start_ms);
   if (current) await trx.updateTable('tag').set({ lifetime_end_ms: now }).where('id', '=', current.id).execute();
   await trx
     .insertInto('tag')
@@ -72,7 +75,7 @@ export async function endTag(trx: Trx, repositoryId: number, name: string, now =
   await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
   const current = await findLiveTag(trx, repositoryId, name, now);
   if (!current) return undefined;
-  await trx.updateTable('tag').set({ lifetime_end_ms: now }).where('id', '=', current.id).execute();
+  await trx.updateTable('tag').set({ lifetime_end_ms: Math.max(now, current.lifetime_start_ms) }).where('id', '=', current.id).execute();
   return current;
 }
 

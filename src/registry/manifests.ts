@@ -160,16 +160,23 @@ export const manifestRoutes: FastifyPluginAsync = async (app) => {
     }
 
     const tags = ref.tag ? [ref.tag] : extraTags(req);
-    const now = Date.now();
     const { manifest } = await db.transaction().execute(async (trx) => {
-      // Lock the blobs against the garbage collector (it marks a blob `deleting` under an update
-      // lock after checking nothing references it): either it went first and the blob is gone for
-      // this push, or the manifest's references are committed before it looks.
+      // Locks, always in this order so that concurrent pushes wait for each other instead of
+      // deadlocking: the repository row first (pushes into one repository take turns; its tags
+      // change below), then the blobs by id. The blob locks also hold off the garbage collector (it
+      // marks a blob `deleting` under a row lock after checking nothing references it): either it
+      // went first and the blob is gone for this push, or the manifest's references are committed
+      // before it looks.
+      await trx.selectFrom('repository').select('id').where('id', '=', repo.id).forUpdate().execute();
+      // The time of the change is taken once the repository is ours: a push that waited for
+      // another starts its lifetimes after the other's.
+      const now = Date.now();
       if (blobIds.length) {
-        const locked = await trx.selectFrom('blob').select(['digest', 'deleting']).where('id', 'in', blobIds).forShare().execute();
-        const gone = locked.find((b) => b.deleting) ?? (locked.length < new Set(blobIds).size ? { digest: 'unknown' } : undefined);
+        const ids = [...new Set(blobIds)].sort((a, b) => a - b);
+        const locked = await trx.selectFrom('blob').select(['digest', 'deleting']).where('id', 'in', ids).orderBy('id').forUpdate().execute();
+        const gone = locked.find((b) => b.deleting) ?? (locked.length < ids.length ? { digest: 'unknown' } : undefined);
         if (gone) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { message: `blob unknown to registry: ${gone.digest}`, detail: { digest: gone.digest } });
-        await trx.updateTable('blob').set({ last_used: new Date() }).where('id', 'in', blobIds).execute();
+        await trx.updateTable('blob').set({ last_used: new Date() }).where('id', 'in', ids).execute();
       }
       const stored = await insertManifest(trx, {
         repositoryId: repo.id,
