@@ -92,18 +92,34 @@ export async function endTagsOfManifest(trx: Trx, manifestId: number, now = Date
 }
 
 /** Live tag names of the repository in name order, after `last`, at most `n`. */
-export async function listLiveTagNames(db: Db, repositoryId: number, o: { n: number; last?: string }, now = Date.now()): Promise<string[]> {
-  // Byte order ("C" collation), the same on every server whatever its locale; the tag_visible_names
-  // index gives the rows in that order. A name has at most one live lifetime (a push or move ends
-  // the previous one first), so no grouping is needed.
-  let q = db
-    .selectFrom('tag')
-    .select('name')
-    .where('repository_id', '=', repositoryId)
-    .where(sql<boolean>`not hidden`)
-    .where(live(now));
-  if (o.last !== undefined) q = q.where(sql<boolean>`name collate "C" > ${o.last}`);
-  const rows = await q.orderBy(sql`name collate "C"`).limit(o.n).execute();
-  // (Two live lifetimes of one name could only come from an expiring one racing a push: list it once.)
-  return rows.map((r) => r.name).filter((name, i, all) => i === 0 || all[i - 1] !== name);
+/**
+ * One page of the visible live tag names in byte order ("C" collation, the same on every server
+ * whatever its locale; the tag_visible_names index gives the rows in that order), after `last`:
+ * the names as a JSON array built by the database (one row back however many names), whether
+ * more follow, and the page's last name. A name has at most one live lifetime (setTag and endTag
+ * change a repository's tags under its row lock, ending the live lifetime before starting another).
+ */
+export async function liveTagPage(
+  db: Db,
+  repositoryId: number,
+  o: { n: number; last?: string },
+  now = Date.now(),
+): Promise<{ json: string; more: boolean; lastName: string | null }> {
+  const after = o.last === undefined ? sql`` : sql`and name collate "C" > ${o.last}`;
+  const r = await sql<{ json: string; count: number; last_name: string | null }>`
+    select coalesce(json_agg(name order by rn) filter (where rn <= ${o.n}), '[]')::text as json,
+           count(*)::int as count,
+           max(name) filter (where rn = ${o.n}) as last_name
+    from (
+      select name, row_number() over (order by name collate "C") as rn
+      from (
+        select name from tag
+        where repository_id = ${repositoryId} and not hidden
+          and (lifetime_end_ms is null or lifetime_end_ms > ${now}) ${after}
+        order by name collate "C"
+        limit ${o.n + 1}
+      ) page
+    ) numbered`.execute(db);
+  const row = r.rows[0];
+  return { json: row.json, more: row.count > o.n, lastName: row.last_name };
 }
