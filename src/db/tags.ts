@@ -105,21 +105,15 @@ export async function liveTagPage(
   o: { n: number; last?: string },
   now = Date.now(),
 ): Promise<{ json: string; more: boolean; lastName: string | null }> {
-  const after = o.last === undefined ? sql`` : sql`and name collate "C" > ${o.last}`;
-  const r = await sql<{ json: string; count: number; last_name: string | null }>`
-    select coalesce(json_agg(name order by rn) filter (where rn <= ${o.n}), '[]')::text as json,
-           count(*)::int as count,
-           max(name) filter (where rn = ${o.n}) as last_name
-    from (
-      select name, row_number() over (order by name collate "C") as rn
-      from (
-        select name from tag
-        where repository_id = ${repositoryId} and not hidden
-          and (lifetime_end_ms is null or lifetime_end_ms > ${now}) ${after}
-        order by name collate "C"
-        limit ${o.n + 1}
-      ) page
-    ) numbered`.execute(db);
+  const visible = (after: string | undefined) =>
+    sql`repository_id = ${repositoryId} and not hidden and (lifetime_end_ms is null or lifetime_end_ms > ${now})
+        ${after === undefined ? sql`` : sql`and name collate "C" > ${after}`}`;
+  // n + 1 names in one array (the extra one only says whether more follow), the first n as JSON.
+  const r = await sql<{ json: string | null; count: number | null; last_name: string | null }>`
+    select array_to_json(a[1:${o.n}])::text as json, cardinality(a) as count, a[${o.n}] as last_name
+    from (select array_agg(name order by name collate "C") as a
+          from (select name from tag where ${visible(o.last)} order by name collate "C" limit ${o.n + 1}) page) agg`.execute(db);
   const row = r.rows[0];
-  return { json: row.json, more: row.count > o.n, lastName: row.last_name };
+  const count = row?.count ?? 0;
+  return { json: count === 0 ? '[]' : row.json!, more: count > o.n, lastName: count > o.n ? row.last_name : null };
 }
