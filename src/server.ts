@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
+import { closeOnSignals } from './lib/shutdown.js';
 import { startMaintenance } from './lib/maintenance.js';
 import { countNamespaces } from './db/users.js';
 
@@ -27,20 +28,6 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     );
   }
 
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info(`${signal} received, closing`);
-    app.close().then(
-      () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  closeOnSignals(app, 'closing');
   return app;
 }

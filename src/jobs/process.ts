@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.js';
 import type { Config } from '../config.js';
+import { closeOnSignals } from '../lib/shutdown.js';
 
 export async function startWorkerProcess(config: Config): Promise<FastifyInstance> {
   const app = await buildApp({ ...config, JOBS_IN_PROCESS: true });
@@ -17,21 +18,6 @@ export async function startWorkerProcess(config: Config): Promise<FastifyInstanc
     `job worker started (no HTTP listener); database: ${where}`,
   );
 
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info(`${signal} received, stopping the job worker`);
-    clearInterval(keepAlive);
-    app.close().then(
-      () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  closeOnSignals(app, 'stopping the job worker', () => clearInterval(keepAlive));
   return app;
 }
