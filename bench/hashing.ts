@@ -3,13 +3,13 @@
 //   1. throughput, 64 KiB chunks (what an HTTP request stream delivers) over --size MiB (512), of
 //      Node's crypto (OpenSSL) and hash-wasm, sha256 and sha512, one thread each; a plain-JS
 //      SHA-256 (whose chaining value one could export) for scale; both algorithms at once; and our
-//      hashers: OneShotHasher (native, single-request flows) and UploadHasher (resumable: both
-//      algorithms inline, or sha512 in the worker thread, or one declared algorithm);
+//      hashers: OneShotHasher (native, single-request flows) and UploadHasher (resumable, on each
+//      engine: openssl through native/, and hash-wasm; both algorithms or one declared one);
 //   2. the cost per request of resuming a saved state and saving it again (what every PATCH pays
 //      besides hashing its bytes), and hash-wasm's own save()/load();
 //   3. the stream path as the /v2 handlers use it: chunks → hashStream(hasher) → a file, for each
 //      hasher, against the same copy without hashing.
-// CPU is the process's user+system time, all threads included (the worker's share shows there).
+// CPU is the process's user+system time.
 //
 // Each measurement runs --repeat times and the fastest run is reported (the machine is shared).
 //
@@ -25,7 +25,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createSHA256, createSHA512, type IHasher } from 'hash-wasm';
-import { hashStream, OneShotHasher, UploadHasher, type BlobHasher } from '../src/registry/digest.js';
+import { hashStream, OneShotHasher, UploadHasher, uploadHashEngine, type BlobHasher, type EngineName } from '../src/registry/digest.js';
 import { fmt, intOption, machineLine, parseCommandLine, runMain, table, UsageError, waitQuiet } from './lib.js';
 
 const USAGE = `usage: npx tsx bench/hashing.ts [--size MiB] [--chunk KiB] [--repeat N] [--requests N] [--no-stream]
@@ -166,6 +166,9 @@ interface Result {
   note?: string;
 }
 
+/** The resumable engines this build has: openssl (native/, when it built) and hash-wasm. */
+const ENGINES: EngineName[] = uploadHashEngine.name === 'openssl' ? ['openssl', 'wasm'] : ['wasm'];
+
 const results: Result[] = [];
 let pool: Buffer[] = [];
 let repeat = 1;
@@ -197,7 +200,6 @@ async function measure(name: string, bytes: number, fn: () => void | Promise<voi
 async function feed(h: BlobHasher, total: number, chunk: number, digests: ('sha256' | 'sha512')[]): Promise<void> {
   for (const c of chunks(total, chunk)) {
     h.update(c);
-    if (h.pendingBytes > 1024 * 1024) await h.drain(1024 * 1024);
   }
   for (const d of digests) await h.digest(d);
   h.dispose();
@@ -224,11 +226,11 @@ async function main(): Promise<number> {
 
   const w256 = await createSHA256();
   const w512 = await createSHA512();
-  // Warm-up: JIT and WebAssembly tier-up, the worker thread started.
+  // Warm-up: JIT and WebAssembly tier-up.
   const warm = 32 * 1024 * 1024;
   wasmFeed(w256, warm, chunk);
   wasmFeed(w512, warm, chunk);
-  await feed(UploadHasher.start(), warm, chunk, ['sha256', 'sha512']);
+  for (const engine of ENGINES) await feed(UploadHasher.start(undefined, { engine }), warm, chunk, ['sha256', 'sha512']);
   {
     const j = new JsSha256();
     for (const c of chunks(8 * 1024 * 1024, chunk)) j.update(c);
@@ -266,10 +268,13 @@ async function main(): Promise<number> {
   );
   results.push(await measure('OneShotHasher sha256', size, () => feed(new OneShotHasher('sha256'), size, chunk, ['sha256']), 'monolithic, POST+PUT'));
   results.push(await measure('OneShotHasher sha512', size, () => feed(new OneShotHasher('sha512'), size, chunk, ['sha512'])));
-  results.push(await measure('UploadHasher both, sha512 in worker', size, () => feed(UploadHasher.start(), size, chunk, ['sha256', 'sha512']), 'PATCH (default)'));
-  results.push(await measure('UploadHasher both, one thread', size, () => feed(UploadHasher.start(undefined, { offload: false }), size, chunk, ['sha256', 'sha512'])));
-  results.push(await measure('UploadHasher sha256 only', size, () => feed(UploadHasher.start(['sha256']), size, chunk, ['sha256']), 'PATCH, declared / final PUT'));
-  results.push(await measure('UploadHasher sha512 only', size, () => feed(UploadHasher.start(['sha512']), size, chunk, ['sha512'])));
+  for (const engine of ENGINES) {
+    const e = { engine };
+    const def = engine === uploadHashEngine.name ? ' (default)' : '';
+    results.push(await measure(`UploadHasher ${engine} both`, size, () => feed(UploadHasher.start(undefined, e), size, chunk, ['sha256', 'sha512']), `PATCH${def}`));
+    results.push(await measure(`UploadHasher ${engine} sha256 only`, size, () => feed(UploadHasher.start(['sha256'], e), size, chunk, ['sha256']), 'PATCH, declared / final PUT'));
+    results.push(await measure(`UploadHasher ${engine} sha512 only`, size, () => feed(UploadHasher.start(['sha512'], e), size, chunk, ['sha512'])));
+  }
 
   // Sanity: the plain-JS hash is SHA-256.
   {
@@ -292,26 +297,27 @@ async function main(): Promise<number> {
   // ---- per-request cost of resume + save -------------------------------------------------------
   console.error('resume + save:');
   const perRequest: string[][] = [['per request (no bytes hashed)', 'µs', 'state bytes']];
-  const cycles = async (name: string, start: () => UploadHasher, opts?: { offload: boolean }) => {
+  const cycles = async (name: string, start: () => UploadHasher) => {
     const h0 = start();
     h0.update(pool[0].subarray(0, 1000));
-    let state = await h0.save();
+    let state = h0.save();
     h0.dispose();
     let us = Infinity;
     for (let r = 0; r < repeat; r++) {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < o.requests; i++) {
-        const h = UploadHasher.resume(state, undefined, opts);
-        state = await h.save();
+        const h = UploadHasher.resume(state);
+        state = h.save();
         h.dispose();
       }
       us = Math.min(us, Number(process.hrtime.bigint() - t0) / 1e3 / o.requests);
     }
     perRequest.push([name, fmt(us, 1), String(state.length)]);
   };
-  await cycles('resume + save, both (sha512 in worker)', () => UploadHasher.start());
-  await cycles('resume + save, both (one thread)', () => UploadHasher.start(undefined, { offload: false }), { offload: false });
-  await cycles('resume + save, sha256 only', () => UploadHasher.start(['sha256']));
+  for (const engine of ENGINES) {
+    await cycles(`resume + save, ${engine}, both`, () => UploadHasher.start(undefined, { engine }));
+    await cycles(`resume + save, ${engine}, sha256 only`, () => UploadHasher.start(['sha256'], { engine }));
+  }
   {
     w256.init();
     const s = w256.save();
@@ -335,7 +341,7 @@ async function main(): Promise<number> {
           if (h) {
             await pipeline(src, hashStream(h), createWriteStream(file));
             for (const d of digests) await h.digest(d);
-            if (h instanceof UploadHasher) await h.save();
+            if (h instanceof UploadHasher) h.save();
             h.dispose();
           } else {
             await pipeline(src, createWriteStream(file));
@@ -346,9 +352,10 @@ async function main(): Promise<number> {
       };
       await run('no hashing (copy only)', () => undefined, 'the I/O ceiling', []);
       await run('OneShotHasher sha256', () => new OneShotHasher('sha256'), 'monolithic POST; POST + PUT', ['sha256']);
-      await run('UploadHasher both, sha512 in worker', () => UploadHasher.start(), 'PATCH (podman/skopeo)', ['sha256', 'sha512']);
-      await run('UploadHasher both, one thread', () => UploadHasher.start(undefined, { offload: false }), 'the same, no worker', ['sha256', 'sha512']);
-      await run('UploadHasher sha256 only', () => UploadHasher.start(['sha256']), 'PATCH after digest-algorithm', ['sha256']);
+      for (const engine of ENGINES) {
+        await run(`UploadHasher ${engine} both`, () => UploadHasher.start(undefined, { engine }), 'PATCH (podman/skopeo)', ['sha256', 'sha512']);
+        await run(`UploadHasher ${engine} sha256 only`, () => UploadHasher.start(['sha256'], { engine }), 'PATCH after digest-algorithm', ['sha256']);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

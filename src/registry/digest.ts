@@ -8,35 +8,30 @@
 //
 // Upload hashing. An upload session is a database row (blob_upload), so the running hash must be
 // saved there after each request and resumed by whichever process gets the next one; the blob is
-// never read back to hash it. Node's hashes (OpenSSL, SHA-NI) cannot export their state; hash-wasm's
-// can. Measured here (bench/hashing.ts: 64 KiB chunks, one thread, 2-core shared machine):
+// never read back to hash it. Node's own hashes (crypto.createHash) cannot export their state, so
+// a resumable hash needs another engine (see "engines" below). Measured here (bench/hashing.ts,
+// 64 KiB chunks, one thread, 2-core shared machine):
 //
-//     Node sha256 1.2–1.7 GB/s   Node sha512 0.8   hash-wasm sha256 0.37   hash-wasm sha512 0.51
-//     plain-JS sha256 0.15       both wasm on one thread 0.22   sha512 in a worker thread 0.34
+//     Node sha256 1.2–1.7 GB/s   Node sha512 0.8–0.9   hash-wasm sha256 0.37   hash-wasm sha512 0.51
+//     openssl engine (our addon over Node's OpenSSL): the same as Node's, since it is the same code
 //
-// SHA-256 is sequential and WebAssembly has no SHA instructions, so an exportable SHA-256 runs at
-// about a fifth of Node's; each request therefore uses the cheapest hasher that is still correct:
+// Each request uses the cheapest hasher that is still correct:
 //   - a request that starts at byte 0 and completes the upload (monolithic POST ?digest=, or POST
 //     then PUT ?digest= with the whole body) knows its algorithm and never needs a saved state:
-//     OneShotHasher, Node's hash of that one algorithm, at native speed (moving it to a worker
-//     thread gained nothing: the other core is busy with the storage writes);
-//   - a PATCH ends mid-upload, so it needs an exportable state: UploadHasher (hash-wasm). The
-//     algorithm is only known at the final PUT (the conformance suite sends sha512 digests there
-//     without the spec's optional `digest-algorithm` on POST), so both are hashed unless the POST
-//     declared one. sha256 runs on the calling thread and sha512 in one worker thread shared by
-//     every upload of the process, which hides most of its cost when a core is free;
+//     OneShotHasher, Node's hash of that one algorithm;
+//   - a PATCH ends mid-upload, so it needs an exportable state: UploadHasher. The algorithm is
+//     only known at the final PUT (the conformance suite sends sha512 digests there without the
+//     spec's optional `digest-algorithm` on POST), so both are hashed unless the POST declared one;
 //   - the final PUT of a chunked upload resumes only the algorithm of its digest.
 // hasherForRequest() applies these rules; the /v2 handlers call it rather than choosing themselves.
-// (Node does export OpenSSL's SHA256_Init/Update and SHA256_CTX to native addons: a 40-line N-API
-// addon hashed resumably at 1.75 GB/s here. It would need a C toolchain at install; not used.)
 //
-// The saved state is ~350 bytes, not data: a versioned envelope around hash-wasm's own states,
-// which carry a fingerprint of the WebAssembly build. A state written by another hash-wasm build
-// is refused (HashStateError): an upload in flight across such an upgrade must be restarted.
+// The saved state is a few hundred bytes, not data: a versioned envelope naming its engine around
+// the engine's own states. A state this build cannot resume (written by another hash-wasm build,
+// or by the openssl engine in a process without the addon) is refused with HashStateError: that
+// upload must be restarted.
 import { createHash, type Hash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { createSHA256, createSHA512, type IHasher } from 'hash-wasm';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
@@ -104,12 +99,8 @@ export interface BlobHasher {
   readonly byteCount: number;
   /** Whether digest(algorithm) can answer. */
   has(algorithm: DigestAlgorithm): boolean;
-  /** Hashes the next bytes of the blob. Synchronous; see drain() for the worker's backlog. */
+  /** Hashes the next bytes of the blob, synchronously. */
   update(chunk: Uint8Array): void;
-  /** Bytes given to update() that another thread has not hashed yet (0 when none is used). */
-  readonly pendingBytes: number;
-  /** Resolves when at most `maxPendingBytes` bytes are still queued for another thread. */
-  drain(maxPendingBytes?: number): Promise<void>;
   /** `<algorithm>:<hex>` of everything hashed so far. Does not end the hasher. Throws if !has(). */
   digest(algorithm: DigestAlgorithm): Promise<string>;
   /** Frees what the hasher holds in other threads; it must not be used afterwards. Idempotent. */
@@ -145,12 +136,6 @@ export class OneShotHasher implements BlobHasher {
     this.count += chunk.byteLength;
   }
 
-  readonly pendingBytes = 0;
-
-  drain(): Promise<void> {
-    return Promise.resolve();
-  }
-
   digest(algorithm: DigestAlgorithm): Promise<string> {
     if (algorithm !== this.algorithm) throw new Error(`this hasher computes ${this.algorithm}, not ${algorithm}`);
     return Promise.resolve(`${algorithm}:${this.hash.copy().digest('hex')}`);
@@ -159,11 +144,41 @@ export class OneShotHasher implements BlobHasher {
   dispose(): void {}
 }
 
-// One hash-wasm instance per algorithm and thread, shared by every upload: a hasher's state lives
-// in its own bytes and is loaded into the instance when that hasher is next updated (~1 µs, against
-// ~190 µs to hash 64 KiB). This keeps start() and resume() synchronous, with a single compile.
+// ---- engines ---------------------------------------------------------------------------------------
+// An engine keeps the resumable state of one algorithm as bytes. Two exist:
+//   - 'openssl' (native/sha_state.c, built by `npm ci` through node-gyp): OpenSSL's SHA256_CTX and
+//     SHA512_CTX in a Buffer, hashed by Node's own OpenSSL, so at crypto.createHash speed. Its
+//     state is the context struct itself, checked before every use;
+//   - 'wasm' (hash-wasm): always available; the fallback when the addon did not build (no C
+//     toolchain, `npm ci --ignore-scripts`), and what resumes states saved by such a process.
+// New uploads use 'openssl' when it loaded. A state names its engine; a process without the addon
+// cannot resume an 'openssl' state (HashStateError: that upload must be restarted).
+
+interface HashState {
+  bytes: Uint8Array;
+}
+
+interface Engine {
+  readonly id: EngineName;
+  /** The length of a state of `algorithm`. */
+  stateLength(algorithm: DigestAlgorithm): number;
+  initial(algorithm: DigestAlgorithm): Uint8Array;
+  update(algorithm: DigestAlgorithm, s: HashState, chunk: Uint8Array): void;
+  /** A copy of the state's bytes. */
+  save(algorithm: DigestAlgorithm, s: HashState): Uint8Array;
+  hex(algorithm: DigestAlgorithm, s: HashState): string;
+  release(algorithm: DigestAlgorithm, s: HashState): void;
+  /** Throws unless `bytes` is a state this engine can resume. */
+  check(algorithm: DigestAlgorithm, bytes: Uint8Array): void;
+}
+
+export type EngineName = 'openssl' | 'wasm';
+
+// One hash-wasm instance per algorithm, shared by every upload: a hasher's state lives in its own
+// bytes and is loaded into the instance when that hasher is next updated (~1 µs, against ~190 µs
+// to hash 64 KiB). This keeps start() and resume() synchronous, with a single compile.
 class WasmSlot {
-  private owner: WasmState | undefined;
+  private owner: HashState | undefined;
   readonly initial: Uint8Array;
 
   constructor(private readonly wasm: IHasher) {
@@ -173,7 +188,7 @@ class WasmSlot {
   }
 
   /** The instance, holding `s`'s state (the previous holder's state is parked in its bytes). */
-  take(s: WasmState): IHasher {
+  take(s: HashState): IHasher {
     if (this.owner !== s) {
       if (this.owner) this.owner.bytes = this.wasm.save();
       this.wasm.load(s.bytes);
@@ -182,11 +197,11 @@ class WasmSlot {
     return this.wasm;
   }
 
-  state(s: WasmState): Uint8Array {
+  state(s: HashState): Uint8Array {
     return this.owner === s ? this.wasm.save() : s.bytes.slice();
   }
 
-  hex(s: WasmState): string {
+  hex(s: HashState): string {
     const wasm = this.take(s);
     const saved = wasm.save();
     const hex = wasm.digest('hex');
@@ -194,7 +209,7 @@ class WasmSlot {
     return hex;
   }
 
-  release(s: WasmState): void {
+  release(s: HashState): void {
     if (this.owner === s) this.owner = undefined;
   }
 
@@ -206,288 +221,141 @@ class WasmSlot {
   }
 }
 
-interface WasmState {
-  bytes: Uint8Array;
-}
-
 const slots: Record<DigestAlgorithm, WasmSlot> = {
   sha256: new WasmSlot(await createSHA256()),
   sha512: new WasmSlot(await createSHA512()),
 };
 
-// ---- the sha512 worker ---------------------------------------------------------------------------
-// Messages in: ['open', id, state] ['update', id, bytes] ['save', id, seq] ['digest', id, seq]
-// ['close', id]. Out: ['ack', id, n] per update, ['ok', seq, value] or ['err', seq|null, message].
-// Updates are batched up to BATCH bytes (one copy, which the message then transfers).
-const BATCH = 256 * 1024;
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const hw = require(${JSON.stringify(createRequire(import.meta.url).resolve('hash-wasm'))});
-const states = new Map();
-let owner = null;
-hw.createSHA512().then((h) => {
-  const take = (id) => {
-    if (owner !== id) {
-      if (owner !== null && states.has(owner)) states.set(owner, h.save());
-      const s = states.get(id);
-      if (!s) throw new Error('unknown hash session');
-      h.load(s);
-      owner = id;
-    }
-    return h;
-  };
-  const handle = (m) => {
-    const [op, id] = m;
-    try {
-      if (op === 'open') { states.set(id, m[2]); if (owner === id) owner = null; }
-      else if (op === 'update') { take(id).update(m[2]); parentPort.postMessage(['ack', id, m[2].byteLength]); }
-      else if (op === 'save') { const s = take(id).save(); parentPort.postMessage(['ok', m[2], s], [s.buffer]); }
-      else if (op === 'digest') { const w = take(id); const s = w.save(); const hex = w.digest('hex'); w.load(s); parentPort.postMessage(['ok', m[2], hex]); }
-      else if (op === 'close') { states.delete(id); if (owner === id) owner = null; }
-    } catch (err) {
-      if (op === 'update') { states.delete(id); if (owner === id) owner = null; parentPort.postMessage(['ack', id, m[2].byteLength]); }
-      parentPort.postMessage(['err', op === 'save' || op === 'digest' ? m[2] : null, String(err && err.message || err)]);
-    }
-  };
-  // Messages sent before this point wait in the port's queue.
-  parentPort.on('message', handle);
-});
-`;
+const wasmEngine: Engine = {
+  id: 'wasm',
+  stateLength: (a) => slots[a].initial.byteLength,
+  initial: (a) => slots[a].initial.slice(),
+  update: (a, s, chunk) => void slots[a].take(s).update(chunk),
+  save: (a, s) => slots[a].state(s),
+  hex: (a, s) => slots[a].hex(s),
+  release: (a, s) => slots[a].release(s),
+  check: (a, bytes) => slots[a].check(bytes),
+};
 
-interface Waiter {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
+interface ShaStateAddon {
+  ctxSize(alg: 256 | 512): number;
+  init(alg: 256 | 512, ctx: Uint8Array): void;
+  update(alg: 256 | 512, ctx: Uint8Array, data: Uint8Array): void;
+  digest(alg: 256 | 512, ctx: Uint8Array): Buffer;
+  check(alg: 256 | 512, ctx: Uint8Array): boolean;
 }
 
-class Sha512Worker {
-  private readonly worker: Worker;
-  private readonly replies = new Map<number, Waiter>();
-  private readonly sessions = new Map<number, RemoteSession>();
-  private seq = 0;
-  /** Updates not acknowledged and questions not answered: while any, the worker keeps the process alive. */
-  private busy = 0;
-  failed: Error | undefined;
+const BITS: Record<DigestAlgorithm, 256 | 512> = { sha256: 256, sha512: 512 };
 
-  constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, name: 'sha512-upload-hasher' });
-    this.worker.unref();
-    this.worker.on('message', (m: unknown[]) => this.onMessage(m));
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`the sha512 hashing thread exited (${code})`)));
-  }
-
-  private hold(n: number): void {
-    const before = this.busy;
-    this.busy += n;
-    if (before === 0 && this.busy > 0) this.worker.ref();
-    else if (before > 0 && this.busy === 0) this.worker.unref();
-  }
-
-  private onMessage(m: unknown[]): void {
-    if (m[0] === 'ack' || m[0] === 'ok' || (m[0] === 'err' && m[1] !== null)) this.hold(-1);
-    if (m[0] === 'ack') {
-      this.sessions.get(m[1] as number)?.acked(m[2] as number);
-    } else if (m[0] === 'ok' || m[0] === 'err') {
-      const w = m[1] === null ? undefined : this.replies.get(m[1] as number);
-      if (!w) return;
-      this.replies.delete(m[1] as number);
-      if (m[0] === 'ok') w.resolve(m[2]);
-      else w.reject(new HashStateError(`sha512 hashing failed: ${m[2] as string}`));
-    }
-  }
-
-  private fail(err: Error): void {
-    if (this.failed) return;
-    this.failed = err;
-    if (worker === this) worker = undefined;
-    this.worker.unref();
-    for (const w of this.replies.values()) w.reject(err);
-    this.replies.clear();
-    for (const s of this.sessions.values()) s.failed(err);
-    this.sessions.clear();
-  }
-
-  open(s: RemoteSession, state: Uint8Array): void {
-    this.sessions.set(s.id, s);
-    this.worker.postMessage(['open', s.id, state]);
-  }
-
-  post(id: number, bytes: Uint8Array): void {
-    this.hold(1);
-    this.worker.postMessage(['update', id, bytes], [bytes.buffer as ArrayBuffer]);
-  }
-
-  ask<T>(op: 'save' | 'digest', id: number): Promise<T> {
-    if (this.failed) return Promise.reject(this.failed);
-    const seq = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      this.replies.set(seq, { resolve: resolve as (v: unknown) => void, reject });
-      this.hold(1);
-      this.worker.postMessage([op, id, seq]);
-    });
-  }
-
-  close(id: number): void {
-    this.sessions.delete(id);
-    if (!this.failed) this.worker.postMessage(['close', id]);
-  }
-}
-
-let worker: Sha512Worker | undefined;
-let nextSessionId = 1;
-// A hasher dropped without dispose() (a request that threw) still frees its state in the worker.
-const closeRemote = new FinalizationRegistry<{ w: Sha512Worker; id: number }>(({ w, id }) => w.close(id));
-
-/** The sha512 half of a resumable hasher, hashed by the shared worker. */
-class RemoteSession {
-  readonly id = nextSessionId++;
-  private readonly w: Sha512Worker;
-  private batch: Uint8Array | undefined;
-  private batchLength = 0;
-  private pending = 0;
-  private waiters: { max: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  private error: Error | undefined;
-
-  constructor(state: Uint8Array, owner: object) {
-    worker ??= new Sha512Worker();
-    this.w = worker;
-    this.w.open(this, state);
-    closeRemote.register(owner, { w: this.w, id: this.id }, this);
-  }
-
-  update(chunk: Uint8Array): void {
-    if (this.error) return; // reported by drain/save/digest
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      this.batch ??= new Uint8Array(BATCH);
-      const n = Math.min(BATCH - this.batchLength, chunk.byteLength - offset);
-      this.batch.set(chunk.subarray(offset, offset + n), this.batchLength);
-      this.batchLength += n;
-      offset += n;
-      if (this.batchLength === BATCH) this.flush();
-    }
-  }
-
-  private flush(): void {
-    if (!this.batch || this.batchLength === 0) return;
-    const bytes = this.batchLength === BATCH ? this.batch : this.batch.slice(0, this.batchLength);
-    this.batch = undefined;
-    this.batchLength = 0;
-    this.pending += bytes.byteLength;
-    this.w.post(this.id, bytes);
-  }
-
-  /** Bytes handed over (or still batched here) that the worker has not hashed yet. */
-  get pendingBytes(): number {
-    return this.pending + this.batchLength;
-  }
-
-  acked(n: number): void {
-    this.pending -= n;
-    this.waiters = this.waiters.filter((w) => {
-      if (this.pending > w.max) return true;
-      w.resolve();
-      return false;
-    });
-  }
-
-  failed(err: Error): void {
-    this.error = err;
-    for (const w of this.waiters) w.reject(err);
-    this.waiters = [];
-  }
-
-  drain(max: number): Promise<void> {
-    if (this.error) return Promise.reject(this.error);
-    if (this.pendingBytes > max) this.flush();
-    if (this.pending <= max) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ max, resolve, reject }));
-  }
-
-  save(): Promise<Uint8Array> {
-    if (this.error) return Promise.reject(this.error);
-    this.flush();
-    return this.w.ask<Uint8Array>('save', this.id);
-  }
-
-  digest(): Promise<string> {
-    if (this.error) return Promise.reject(this.error);
-    this.flush();
-    return this.w.ask<string>('digest', this.id);
-  }
-
-  close(): void {
-    closeRemote.unregister(this);
-    this.w.close(this.id);
-  }
-}
-
-/** A session in the worker, or undefined (hash on this thread) when no worker can be started. */
-function remoteSession(state: Uint8Array, owner: object): RemoteSession | undefined {
+function loadAddon(): { addon?: ShaStateAddon; error?: string } {
   try {
-    return new RemoteSession(state, owner);
-  } catch {
-    return undefined;
+    const addon = createRequire(import.meta.url)('../../native/build/Release/sha_state.node') as ShaStateAddon;
+    // A self-test against Node's own hash, so that a broken build is never used.
+    const ctx = new Uint8Array(addon.ctxSize(256));
+    addon.init(256, ctx);
+    addon.update(256, ctx, Buffer.from('abc'));
+    if (addon.digest(256, ctx).toString('hex') !== createHash('sha256').update('abc').digest('hex')) return { error: 'the addon failed its self-test' };
+    return { addon };
+  } catch (err) {
+    return { error: (err as Error).message };
   }
 }
+
+const loaded = loadAddon();
+
+function opensslEngine(addon: ShaStateAddon): Engine {
+  const initial = {} as Record<DigestAlgorithm, Uint8Array>;
+  for (const a of DIGEST_ALGORITHMS) {
+    initial[a] = new Uint8Array(addon.ctxSize(BITS[a]));
+    addon.init(BITS[a], initial[a]);
+  }
+  return {
+    id: 'openssl',
+    stateLength: (a) => initial[a].byteLength,
+    initial: (a) => new Uint8Array(initial[a]),
+    update: (a, s, chunk) => addon.update(BITS[a], s.bytes, chunk),
+    save: (_a, s) => new Uint8Array(s.bytes),
+    hex: (a, s) => addon.digest(BITS[a], s.bytes).toString('hex'),
+    release: () => {},
+    check: (a, bytes) => {
+      if (!addon.check(BITS[a], bytes)) throw new Error('not an OpenSSL context of this build');
+    },
+  };
+}
+
+const engines: Partial<Record<EngineName, Engine>> = { wasm: wasmEngine };
+if (loaded.addon) engines.openssl = opensslEngine(loaded.addon);
+
+/** The engine new uploads hash with ('openssl' unless the addon is missing), and why the addon is not used when it is not. */
+export const uploadHashEngine: { name: EngineName; unavailable?: string } = engines.openssl ? { name: 'openssl' } : { name: 'wasm', unavailable: loaded.error };
 
 // ---- the saved state ------------------------------------------------------------------------------
-// 'U' 'H' version(1) flags(bit 0 sha256, bit 1 sha512) byteCount(uint64 LE), then for each flagged
-// algorithm in DIGEST_ALGORITHMS order: length(uint16 LE) and hash-wasm's state.
+// 'U' 'H' version flags(bit 0 sha256, bit 1 sha512) byteCount(uint64 LE), then, in version 2, the
+// engine (1 wasm, 2 openssl); then for each flagged algorithm in DIGEST_ALGORITHMS order:
+// length(uint16 LE) and the engine's state. Version 1 (no engine byte) is hash-wasm's.
 const MAGIC0 = 0x55;
 const MAGIC1 = 0x48;
-const VERSION = 1;
-const HEADER = 12;
+const VERSION = 2;
+const ENGINE_CODE: Record<EngineName, number> = { wasm: 1, openssl: 2 };
 const FLAG: Record<DigestAlgorithm, number> = { sha256: 1, sha512: 2 };
 
 export interface UploadHasherOptions {
-  /**
-   * Hash sha512 in the shared worker thread when both algorithms are tracked (default true). False
-   * hashes both on the calling thread; bench/hashing.ts compares the two.
-   */
-  offload?: boolean;
+  /** The engine of a new upload (default uploadHashEngine.name); tests and bench/hashing.ts compare them. */
+  engine?: EngineName;
+}
+
+function engineNamed(name: EngineName): Engine {
+  const e = engines[name];
+  if (!e) throw new HashStateError(`the ${name} hash engine is not available in this build (${loaded.error ?? 'unknown'})`);
+  return e;
 }
 
 /**
- * The resumable hasher of an upload session (hash-wasm): its state goes to blob_upload.hash_state
- * after every request, and any process resumes it. Use through hasherForRequest().
+ * The resumable hasher of an upload session: its state goes to blob_upload.hash_state after every
+ * request, and any process resumes it. Every algorithm it tracks is hashed on the calling thread.
+ * Use through hasherForRequest().
  */
 export class UploadHasher implements BlobHasher {
-  private local: { algorithm: DigestAlgorithm; state: WasmState }[] = [];
-  private remote: RemoteSession | undefined;
+  private readonly states: { algorithm: DigestAlgorithm; state: HashState }[] = [];
   private count: number;
   private disposed = false;
 
-  private constructor(states: Map<DigestAlgorithm, Uint8Array>, byteCount: number, offload: boolean) {
+  private constructor(
+    private readonly engine: Engine,
+    states: Map<DigestAlgorithm, Uint8Array>,
+    byteCount: number,
+  ) {
     this.count = byteCount;
-    for (const [algorithm, bytes] of states) {
-      const remote = algorithm === 'sha512' && offload && states.size > 1 ? remoteSession(bytes, this) : undefined;
-      if (remote) this.remote = remote;
-      else this.local.push({ algorithm, state: { bytes } });
-    }
+    for (const [algorithm, bytes] of states) this.states.push({ algorithm, state: { bytes } });
   }
 
   /** A new upload hashing `algorithms` (both unless the POST declared `digest-algorithm`). */
   static start(algorithms: readonly DigestAlgorithm[] = DIGEST_ALGORITHMS, options: UploadHasherOptions = {}): UploadHasher {
+    const engine = engineNamed(options.engine ?? uploadHashEngine.name);
     const states = new Map<DigestAlgorithm, Uint8Array>();
-    for (const a of DIGEST_ALGORITHMS) if (algorithms.includes(a)) states.set(a, slots[a].initial.slice());
+    for (const a of DIGEST_ALGORITHMS) if (algorithms.includes(a)) states.set(a, engine.initial(a));
     if (states.size === 0) throw new TypeError('no digest algorithm to hash');
-    return new UploadHasher(states, 0, options.offload ?? true);
+    return new UploadHasher(engine, states, 0);
   }
 
   /**
-   * Continues from save()'s bytes. `only` keeps just those algorithms (a final PUT knows its
-   * digest's); if the state has none of them, has() is false for all. Throws HashStateError for
-   * anything that is not a state this build wrote.
+   * Continues from save()'s bytes, with the engine that wrote them. `only` keeps just those
+   * algorithms (a final PUT knows its digest's); if the state has none of them, has() is false for
+   * all. Throws HashStateError for anything that is not a state this build can resume.
    */
-  static resume(state: Uint8Array, only?: readonly DigestAlgorithm[], options: UploadHasherOptions = {}): UploadHasher {
-    const { byteCount, states } = decodeState(state);
+  static resume(state: Uint8Array, only?: readonly DigestAlgorithm[]): UploadHasher {
+    const { engine, byteCount, states } = decodeState(state);
     if (only) for (const a of [...states.keys()]) if (!only.includes(a)) states.delete(a);
-    return new UploadHasher(states, byteCount, options.offload ?? true);
+    return new UploadHasher(engine, states, byteCount);
   }
 
   get byteCount(): number {
     return this.count;
+  }
+
+  /** The engine hashing this upload. */
+  get engineName(): EngineName {
+    return this.engine.id;
   }
 
   /** The algorithms this hasher tracks. */
@@ -496,48 +364,35 @@ export class UploadHasher implements BlobHasher {
   }
 
   has(algorithm: DigestAlgorithm): boolean {
-    return algorithm === 'sha512' && this.remote !== undefined ? true : this.local.some((l) => l.algorithm === algorithm);
+    return this.states.some((l) => l.algorithm === algorithm);
   }
 
   update(chunk: Uint8Array): void {
     this.live();
     if (chunk.byteLength === 0) return;
-    this.remote?.update(chunk);
-    for (const l of this.local) slots[l.algorithm].take(l.state).update(chunk);
+    for (const l of this.states) this.engine.update(l.algorithm, l.state, chunk);
     this.count += chunk.byteLength;
   }
 
-  get pendingBytes(): number {
-    return this.remote?.pendingBytes ?? 0;
-  }
-
-  drain(maxPendingBytes = 0): Promise<void> {
-    return this.remote ? this.remote.drain(maxPendingBytes) : Promise.resolve();
-  }
-
   /** The state to store in blob_upload.hash_state: a few hundred bytes, whatever was hashed. */
-  async save(): Promise<Buffer> {
+  save(): Buffer {
     this.live();
     const states = new Map<DigestAlgorithm, Uint8Array>();
-    const remote = this.remote?.save();
-    for (const l of this.local) states.set(l.algorithm, slots[l.algorithm].state(l.state));
-    if (remote) states.set('sha512', await remote);
-    return encodeState(this.count, states);
+    for (const l of this.states) states.set(l.algorithm, this.engine.save(l.algorithm, l.state));
+    return encodeState(this.engine, this.count, states);
   }
 
-  async digest(algorithm: DigestAlgorithm): Promise<string> {
+  digest(algorithm: DigestAlgorithm): Promise<string> {
     this.live();
-    if (algorithm === 'sha512' && this.remote) return `sha512:${await this.remote.digest()}`;
-    const l = this.local.find((x) => x.algorithm === algorithm);
+    const l = this.states.find((x) => x.algorithm === algorithm);
     if (!l) throw new Error(`this upload was not hashed with ${algorithm}`);
-    return `${algorithm}:${slots[algorithm].hex(l.state)}`;
+    return Promise.resolve(`${algorithm}:${this.engine.hex(algorithm, l.state)}`);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const l of this.local) slots[l.algorithm].release(l.state);
-    this.remote?.close();
+    for (const l of this.states) this.engine.release(l.algorithm, l.state);
   }
 
   private live(): void {
@@ -545,8 +400,8 @@ export class UploadHasher implements BlobHasher {
   }
 }
 
-function encodeState(byteCount: number, states: Map<DigestAlgorithm, Uint8Array>): Buffer {
-  let length = HEADER;
+function encodeState(engine: Engine, byteCount: number, states: Map<DigestAlgorithm, Uint8Array>): Buffer {
+  let length = 13;
   let flags = 0;
   for (const [a, s] of states) {
     flags |= FLAG[a];
@@ -558,7 +413,8 @@ function encodeState(byteCount: number, states: Map<DigestAlgorithm, Uint8Array>
   out[2] = VERSION;
   out[3] = flags;
   out.writeBigUInt64LE(BigInt(byteCount), 4);
-  let at = HEADER;
+  out[12] = ENGINE_CODE[engine.id];
+  let at = 13;
   for (const a of DIGEST_ALGORITHMS) {
     const s = states.get(a);
     if (!s) continue;
@@ -569,26 +425,35 @@ function encodeState(byteCount: number, states: Map<DigestAlgorithm, Uint8Array>
   return out;
 }
 
-function decodeState(state: Uint8Array): { byteCount: number; states: Map<DigestAlgorithm, Uint8Array> } {
+function decodeState(state: Uint8Array): { engine: Engine; byteCount: number; states: Map<DigestAlgorithm, Uint8Array> } {
   if (!(state instanceof Uint8Array)) throw new HashStateError('the hash state is not bytes');
   const buf = Buffer.from(state.buffer, state.byteOffset, state.byteLength);
-  if (buf.length < HEADER || buf[0] !== MAGIC0 || buf[1] !== MAGIC1) throw new HashStateError('not a hash state');
-  if (buf[2] !== VERSION) throw new HashStateError(`hash state version ${buf[2]} is not supported`);
+  if (buf.length < 12 || buf[0] !== MAGIC0 || buf[1] !== MAGIC1) throw new HashStateError('not a hash state');
+  if (buf[2] !== 1 && buf[2] !== 2) throw new HashStateError(`hash state version ${buf[2]} is not supported`);
   const flags = buf[3];
   if (flags === 0 || flags > 3) throw new HashStateError('the hash state names no known algorithm');
   const big = buf.readBigUInt64LE(4);
   if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new HashStateError('the hash state has an impossible length');
+  let at = 12;
+  let engine = wasmEngine;
+  if (buf[2] === 2) {
+    if (buf.length < 13) throw new HashStateError('the hash state is truncated');
+    const name = (Object.keys(ENGINE_CODE) as EngineName[]).find((n) => ENGINE_CODE[n] === buf[12]);
+    if (!name) throw new HashStateError('the hash state names no known engine');
+    engine = engineNamed(name);
+    at = 13;
+  }
   const states = new Map<DigestAlgorithm, Uint8Array>();
-  let at = HEADER;
   for (const a of DIGEST_ALGORITHMS) {
     if (!(flags & FLAG[a])) continue;
     if (at + 2 > buf.length) throw new HashStateError('the hash state is truncated');
     const n = buf.readUInt16LE(at);
-    if (n !== slots[a].initial.byteLength || at + 2 + n > buf.length) throw new HashStateError('the hash state is truncated');
-    // Copied: the caller's buffer (a row from the driver) must not alias the live state.
-    const s = buf.subarray(at + 2, at + 2 + n).slice();
+    if (n !== engine.stateLength(a) || at + 2 + n > buf.length) throw new HashStateError('the hash state is truncated');
+    // Copied (a Buffer's slice() would not copy): the caller's buffer (a row from the driver) must
+    // not alias the live state, which the openssl engine updates in place.
+    const s = new Uint8Array(buf.subarray(at + 2, at + 2 + n));
     try {
-      slots[a].check(s);
+      engine.check(a, s);
     } catch (err) {
       throw new HashStateError(`the ${a} state cannot be resumed: ${(err as Error).message}`);
     }
@@ -596,7 +461,7 @@ function decodeState(state: Uint8Array): { byteCount: number; states: Map<Digest
     at += 2 + n;
   }
   if (at !== buf.length) throw new HashStateError('the hash state has trailing bytes');
-  return { byteCount: Number(big), states };
+  return { engine, byteCount: Number(big), states };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -607,7 +472,7 @@ function decodeState(state: Uint8Array): { byteCount: number; states: Map<Digest
  * or, when the POST declared `digest-algorithm`, a state that hashes only that one.
  */
 export function initialHashState(declared?: DigestAlgorithm): Buffer | null {
-  return declared ? encodeState(0, new Map([[declared, slots[declared].initial]])) : null;
+  return declared ? UploadHasher.start([declared]).save() : null;
 }
 
 export interface UploadRequest {
@@ -634,16 +499,9 @@ export function hasherForRequest(req: UploadRequest): OneShotHasher | UploadHash
 }
 
 /**
- * How far the sha512 worker may lag behind the stream before the stream waits for it: enough to
- * keep both threads busy (the worker hashes faster than this thread), and a bound on the memory
- * an upload holds in flight (this plus one batch).
- */
-const MAX_LAG = 1024 * 1024;
-
-/**
  * A pass-through that hashes every chunk on its way (to the storage driver), with backpressure
- * from the consumer and from the sha512 worker. It ends when its input ends; afterwards call
- * hasher.save() or hasher.digest(), which include every byte that passed.
+ * from the consumer. It ends when its input ends; afterwards call hasher.save() or
+ * hasher.digest(), which include every byte that passed.
  */
 export function hashStream(hasher: BlobHasher): Transform {
   return new Transform({
@@ -654,8 +512,7 @@ export function hashStream(hasher: BlobHasher): Transform {
         cb(err as Error);
         return;
       }
-      if (hasher.pendingBytes <= MAX_LAG) cb(null, chunk);
-      else hasher.drain(MAX_LAG).then(() => cb(null, chunk), cb);
+      cb(null, chunk);
     },
   });
 }

@@ -253,7 +253,7 @@ export const uploadRoutes: FastifyPluginAsync = async (app) => {
     const upload = await sessionOf(req);
     const { hasher, state, size, token, stopHeartbeat } = await append(req, reply, upload);
     try {
-      const hashState = hasher instanceof UploadHasher ? await hasher.save() : null;
+      const hashState = hasher instanceof UploadHasher ? hasher.save() : null;
       if (!(await advanceUpload(db, upload.id, token, upload.byte_count, { byteCount: size, hashState, storageState: state }))) {
         throw outOfOrder(reply, req.repoAccess.full, upload);
       }
