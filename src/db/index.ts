@@ -10,6 +10,7 @@ import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Config } from '../config.js';
 import { lockDirectory } from './lock.js';
+import { ReadCache } from './read-cache.js';
 import type { DB } from './schema.js';
 
 export type { DB } from './schema.js';
@@ -24,6 +25,11 @@ export interface Database {
   exclusive?: boolean;
   /** In-memory PGlite only: an image of the cluster (PGlite's dumpDataDir), for pgliteImage. */
   dump?: () => Promise<Blob>;
+  /**
+   * PGlite only (no other process can write to it): the /v2 pull path's reads kept in memory until
+   * the next write (src/db/read-cache.ts).
+   */
+  readCache?: ReadCache;
   close(): Promise<void>;
 }
 
@@ -82,12 +88,13 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (!opts.pgliteDir || opts.pgliteDir === 'memory') {
     const pglite = new PGlite(opts.pgliteImage ? { loadDataDir: opts.pgliteImage } : undefined);
     await pglite.waitReady;
-    const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
+    const readCache = new ReadCache();
+    const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), plugins: [readCache.plugin] });
     const close = async () => {
       await db.destroy();
       if (!pglite.closed) await pglite.close();
     };
-    return { db, kind: 'pglite', close, dump: async () => (await pglite.dumpDataDir('none')) as Blob };
+    return { db, kind: 'pglite', readCache, close, dump: async () => (await pglite.dumpDataDir('none')) as Blob };
   }
 
   const dataDir = path.resolve(opts.pgliteDir);
@@ -109,11 +116,13 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     throw err;
   }
   const opened = pglite;
-  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite: opened }) });
+  const readCache = new ReadCache();
+  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite: opened }), plugins: [readCache.plugin] });
   return {
     db,
     kind: 'pglite',
     exclusive: true,
+    readCache,
     close: async () => {
       try {
         await db.destroy();

@@ -26,20 +26,30 @@ export async function findManifest(db: Db, repositoryId: number, digest: string)
   return row((await db.selectFrom('manifest').selectAll().where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst()) as ManifestRow | undefined);
 }
 
-/** The manifest a tag's live lifetime points at (one query: the /v2 pull path). */
-export async function findTaggedManifest(db: Db, repositoryId: number, tag: string, now = Date.now()): Promise<ManifestRow | undefined> {
-  return row(
-    (await db
-      .selectFrom('tag')
-      .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
-      .selectAll('manifest')
-      .where('tag.repository_id', '=', repositoryId)
-      .where('tag.name', '=', tag)
-      .where('tag.hidden', '=', false)
-      .where(sql<boolean>`(tag.lifetime_end_ms is null or tag.lifetime_end_ms > ${now})`)
-      .orderBy('tag.lifetime_start_ms', 'desc')
-      .executeTakeFirst()) as ManifestRow | undefined,
-  );
+/**
+ * The manifest a tag's live lifetime points at, and when that lifetime ends (epoch ms; null: open).
+ * One query: the /v2 pull path.
+ */
+export async function findTaggedManifest(
+  db: Db,
+  repositoryId: number,
+  tag: string,
+  now = Date.now(),
+): Promise<{ manifest: ManifestRow; lifetimeEndMs: number | null } | undefined> {
+  const r = (await db
+    .selectFrom('tag')
+    .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
+    .selectAll('manifest')
+    .select('tag.lifetime_end_ms as tag_lifetime_end_ms')
+    .where('tag.repository_id', '=', repositoryId)
+    .where('tag.name', '=', tag)
+    .where('tag.hidden', '=', false)
+    .where(sql<boolean>`(tag.lifetime_end_ms is null or tag.lifetime_end_ms > ${now})`)
+    .orderBy('tag.lifetime_start_ms', 'desc')
+    .executeTakeFirst()) as (ManifestRow & { tag_lifetime_end_ms: number | null }) | undefined;
+  if (!r) return undefined;
+  const { tag_lifetime_end_ms: lifetimeEndMs, ...manifest } = r;
+  return { manifest: row(manifest), lifetimeEndMs };
 }
 
 export async function findManifestById(db: Db, id: number): Promise<ManifestRow | undefined> {

@@ -49,21 +49,30 @@ type EntryRow = ReturnType<typeof entryRow>;
 
 /**
  * Group commit for entries written outside any change (pulls): each resolves once its row is
- * committed, as logAction does, so a failed write still fails the request. A call finding no write
- * in flight writes at once; calls arriving while one is in flight are written together by the next
- * statement, so under load many pulls share one INSERT and one commit (one fsync on the embedded
- * database) instead of one each.
+ * committed, as logAction does, so a failed write still fails the request. Entries are written at
+ * the end of the event loop's turn in which they arrive, and those arriving while a write is in
+ * flight by the next statement, so under load many pulls share one INSERT and one commit (one
+ * fsync on the embedded database) instead of one each.
  */
 class GroupWriter {
   private pending: { row: EntryRow; done: (err?: unknown) => void }[] = [];
   private running = false;
+  private scheduled = false;
 
   constructor(private readonly db: Db) {}
 
   add(row: EntryRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ row, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (!this.running) void this.run();
+      if (!this.running && !this.scheduled) {
+        // After the I/O callbacks of this turn of the event loop: on PGlite a statement runs on
+        // this thread as soon as it is sent, so sending at once would write one row per request.
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          void this.run();
+        });
+      }
     });
   }
 

@@ -23,6 +23,7 @@ import { capRepoRole, maxRepoRole, parseScopeString, type RepoRole, type ScopeSe
 import { realOrgRole, realRepoRole } from '../auth/permissions.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
+import { readThrough } from '../db/read-cache.js';
 import { findRepositoryByPath } from '../db/repositories.js';
 import type { Namespace, Repository } from '../db/schema.js';
 import { RegistryError, unauthorized, type ChallengeScope } from './errors.js';
@@ -389,7 +390,9 @@ export async function requireRepoAccess(req: FastifyRequest, action: RegistryAct
     if (raw.includes('/') || config.FEATURE_LIBRARY_SUPPORT) throw new RegistryError('NAME_INVALID');
     throw new RegistryError('NAME_INVALID', { message: 'A namespace must be specified explicitly' });
   }
-  const repo = await findRepositoryByPath(req.server.db, parsed.namespace, parsed.repository);
+  const repo = await readThrough(req.server.database.readCache, `repo\0${parsed.namespace}\0${parsed.repository}`, async () => ({
+    value: await findRepositoryByPath(req.server.db, parsed.namespace, parsed.repository),
+  }));
   const granted = req.registryAuth?.token?.grants.get(parsed.full);
   const needed = ACTION_ROLE[action];
   let via: RepoAccess['via'] | undefined;

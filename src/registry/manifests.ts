@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { findRepositoryBlob } from '../db/blobs.js';
+import { readThrough } from '../db/read-cache.js';
 import { deleteManifestRow, findManifest, findManifestById, findManifests, findTaggedManifest, insertManifest, listParentDigests, type ManifestRow } from '../db/manifests.js';
 import { endTag, endTagsOfManifest, setTag, tagEverExisted } from '../db/tags.js';
 import { logAction, logActionGrouped } from '../lib/audit.js';
@@ -92,7 +93,11 @@ export const manifestRoutes: FastifyPluginAsync = async (app) => {
       if (!m) throw new RegistryError('MANIFEST_UNKNOWN', { detail: { digest: ref.digest.digest } });
       return m;
     }
-    const m = await findTaggedManifest(db, repoId, ref.tag);
+    const now = Date.now();
+    const m = await readThrough(app.database.readCache, `tag\0${repoId}\0${ref.tag}`, async () => {
+      const t = await findTaggedManifest(db, repoId, ref.tag, now);
+      return { value: t?.manifest, until: t?.lifetimeEndMs ?? undefined, bytes: (t?.manifest.size ?? 0) + 512 };
+    });
     if (m) return m;
     // Quay says TAG_EXPIRED here; the spec's code is MANIFEST_UNKNOWN, with Quay's message.
     if (await tagEverExisted(db, repoId, ref.tag)) {
