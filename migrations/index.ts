@@ -8,6 +8,7 @@ import * as m20261125T030000 from './20261125T030000_mail_and_invoicing.js';
 import * as m20261125T040000 from './20261125T040000_repository_namespace_visibility.js';
 import * as m20261205T000000 from './20261205T000000_auth_failures.js';
 import * as m20261206T000000 from './20261206T000000_registry.js';
+import * as m20261207T000000 from './20261207T000000_tag_names_covering.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125T000000_foundation': m20261125T000000,
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '20261125T040000_repository_namespace_visibility': m20261125T040000,
   '20261205T000000_auth_failures': m20261205T000000,
   '20261206T000000_registry': m20261206T000000,
+  '20261207T000000_tag_names_covering': m20261207T000000,
 };

@@ -98,22 +98,24 @@ export async function endTagsOfManifest(trx: Trx, manifestId: number, now = Date
  * the names as a JSON array built by the database (one row back however many names), whether
  * more follow, and the page's last name. A name has at most one live lifetime (setTag and endTag
  * change a repository's tags under its row lock, ending the live lifetime before starting another).
+ * `until`: the earliest lifetime end among those names (epoch ms), the moment the page may change
+ * without any write; null when none of them ends.
  */
 export async function liveTagPage(
   db: Db,
   repositoryId: number,
   o: { n: number; last?: string },
   now = Date.now(),
-): Promise<{ json: string; more: boolean; lastName: string | null }> {
+): Promise<{ json: string; more: boolean; lastName: string | null; until: number | null }> {
   const visible = (after: string | undefined) =>
     sql`repository_id = ${repositoryId} and not hidden and (lifetime_end_ms is null or lifetime_end_ms > ${now})
         ${after === undefined ? sql`` : sql`and name collate "C" > ${after}`}`;
   // n + 1 names in one array (the extra one only says whether more follow), the first n as JSON.
-  const r = await sql<{ json: string | null; count: number | null; last_name: string | null }>`
-    select array_to_json(a[1:${o.n}])::text as json, cardinality(a) as count, a[${o.n}] as last_name
-    from (select array_agg(name order by name collate "C") as a
-          from (select name from tag where ${visible(o.last)} order by name collate "C" limit ${o.n + 1}) page) agg`.execute(db);
+  const r = await sql<{ json: string | null; count: number | null; last_name: string | null; until: number | null }>`
+    select array_to_json(a[1:${o.n}])::text as json, cardinality(a) as count, a[${o.n}] as last_name, until
+    from (select array_agg(name order by name collate "C") as a, min(lifetime_end_ms) as until
+          from (select name, lifetime_end_ms from tag where ${visible(o.last)} order by name collate "C" limit ${o.n + 1}) page) agg`.execute(db);
   const row = r.rows[0];
   const count = row?.count ?? 0;
-  return { json: count === 0 ? '[]' : row.json!, more: count > o.n, lastName: count > o.n ? row.last_name : null };
+  return { json: count === 0 ? '[]' : row.json!, more: count > o.n, lastName: count > o.n ? row.last_name : null, until: row?.until ?? null };
 }

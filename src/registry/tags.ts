@@ -1,6 +1,7 @@
 // GET /v2/<name>/tags/list (spec "Listing Tags"): live tags in byte order, `n` and `last`, and a
 // `Link` to the next page (a path, as Quay's) when more remain.
 import type { FastifyPluginAsync } from 'fastify';
+import { readThrough } from '../db/read-cache.js';
 import { liveTagPage } from '../db/tags.js';
 import { existingRepo } from './access.js';
 
@@ -20,7 +21,10 @@ export const tagListRoutes: FastifyPluginAsync = async (app) => {
     const n = nParam !== undefined && /^\d{1,9}$/.test(nParam) ? Math.min(Number(nParam), MAX_PAGE) : DEFAULT_PAGE;
     const name = req.repoAccess.full;
     if (n === 0) return reply.type('application/json').send({ name, tags: [] });
-    const page = await liveTagPage(app.db, repo.id, { n, last: last || undefined });
+    const page = await readThrough(app.database.readCache, `tags\0${repo.id}\0${n}\0${last ?? ''}`, async () => {
+      const p = await liveTagPage(app.db, repo.id, { n, last: last || undefined });
+      return { value: p, until: p.until ?? undefined, bytes: p.json.length + 256 };
+    });
     if (page.more && page.lastName !== null) {
       const next = new URLSearchParams({ n: String(n), last: page.lastName });
       reply.header('Link', `</v2/${name}/tags/list?${next.toString()}>; rel="next"`);

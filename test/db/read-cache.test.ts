@@ -193,4 +193,38 @@ describe('/v2 pulls through the cache never see the past', () => {
     expect((await api('DELETE', `/api/v1/repository/${name}`)).statusCode).toBe(204);
     expectError(await get(c), 404, 'NAME_UNKNOWN');
   });
+
+  it('tags/list: a pushed tag, a deleted tag, a lifetime ending, pages after `last`', async () => {
+    const cache = t.app.database.readCache!;
+    const name = `${alice.username}/${uniqueName('cachedtags')}`;
+    const c = await RegistryClient.login(t, alice, repoScope(name));
+    const image = makeImage();
+    await c.pushImage(name, image, 'a');
+    await c.pushImage(name, image, 'b');
+    const list = async (query = '') => {
+      const res = await c.request('GET', `/v2/${name}/tags/list${query}`);
+      expect(res.statusCode, res.text).toBe(200);
+      return (res.json() as { tags: string[] }).tags;
+    };
+    expect(await list()).toEqual(['a', 'b']);
+    const hits = cache.stats.hits;
+    expect(await list()).toEqual(['a', 'b']);
+    expect(await list('?n=1&last=a')).toEqual(['b']);
+    expect(await list('?n=1&last=a')).toEqual(['b']);
+    expect(cache.stats.hits).toBeGreaterThanOrEqual(hits + 2);
+
+    await c.pushManifest(name, image.manifest, 'c');
+    expect(await list()).toEqual(['a', 'b', 'c']);
+    expect(await list('?n=1&last=a')).toEqual(['b']);
+    expect((await c.request('DELETE', `/v2/${name}/manifests/b`)).statusCode).toBe(202);
+    expect(await list()).toEqual(['a', 'c']);
+    expect(await list('?n=1&last=a')).toEqual(['c']);
+
+    await t.app.db.updateTable('tag').set({ lifetime_end_ms: Date.now() + 300 }).where('name', '=', 'c').where('lifetime_end_ms', 'is', null).execute();
+    expect(await list()).toEqual(['a', 'c']);
+    expect(await list()).toEqual(['a', 'c']);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await list()).toEqual(['a']);
+    expect(await list('?n=1&last=a')).toEqual([]);
+  });
 });
