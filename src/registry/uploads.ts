@@ -30,7 +30,7 @@ import {
 import { parseUploadState, type UploadState } from '../storage/driver.js';
 import { blobKey } from '../storage/paths.js';
 import { existingRepo, mayAccessRepo } from './access.js';
-import { hashBody, hasherForRequest, initialHashState, parseDigest, parseDigestAlgorithm, UploadHasher, type ParsedDigest } from './digest.js';
+import { digestOfStream, hashBody, hasherForRequest, initialHashState, parseDigest, parseDigestAlgorithm, UploadHasher, type ParsedDigest } from './digest.js';
 import { RegistryError } from './errors.js';
 
 /**
@@ -227,9 +227,6 @@ export const uploadRoutes: FastifyPluginAsync = async (app) => {
     let hasher: ReturnType<typeof hasherForRequest> | undefined;
     try {
       hasher = hasherForRequest({ state: upload.hash_state, finalDigest });
-      if (finalDigest && !hasher.has(finalDigest.algorithm)) {
-        throw new RegistryError('DIGEST_INVALID', { message: `this upload was opened for another digest algorithm than ${finalDigest.algorithm}` });
-      }
       let state = parseUploadState(upload.storage_state);
       let size = upload.byte_count;
       if (hasBody(req)) {
@@ -271,7 +268,12 @@ export const uploadRoutes: FastifyPluginAsync = async (app) => {
     const { hasher, state, size, token, stopHeartbeat } = await append(req, reply, upload, d);
     let got: string;
     try {
-      got = await hasher.digest(d.algorithm);
+      // Hashed as it arrived; or, for a digest of another algorithm, read back (digest.ts).
+      got = hasher.has(d.algorithm) ? await hasher.digest(d.algorithm) : await digestOfStream(storage.readUpload(state), d.algorithm);
+    } catch (err) {
+      stopHeartbeat();
+      await releaseUpload(db, upload.id, token).catch(() => {});
+      throw err;
     } finally {
       hasher.dispose();
     }

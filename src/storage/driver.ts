@@ -106,6 +106,13 @@ export interface BlobDriver {
   appendUpload(state: UploadState, offset: number, body: Readable): Promise<{ state: UploadState; size: number }>;
 
   /**
+   * A stream of the upload's first `state.size` bytes, as completeUpload would store them (a
+   * digest of an algorithm the upload was not hashed with is checked this way). The upload is
+   * left as it is. Throws StorageNotFound when its bytes are gone.
+   */
+  readUpload(state: UploadState): AsyncIterable<Uint8Array>;
+
+  /**
    * Makes the upload's first `state.size` bytes the object `key` (the content-addressed place,
    * after the caller verified the digest) and removes the upload's leftovers. If `key` already
    * exists its bytes are kept (same digest, same bytes) and the upload is just removed, so calling

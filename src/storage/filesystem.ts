@@ -186,6 +186,24 @@ export class FilesystemDriver implements BlobDriver {
     await rm(this.file(uploadPrefix(s.id)), { recursive: true, force: true });
   }
 
+  async *readUpload(state: UploadState): AsyncIterable<Uint8Array> {
+    const s = this.uploadState(state);
+    if (s.size === 0) return;
+    let fh: FileHandle;
+    try {
+      fh = await open(this.file(uploadDataKey(s.id)), 'r');
+    } catch (err) {
+      if (isMissing(err)) throw new StorageNotFound(uploadDataKey(s.id));
+      throw err;
+    }
+    try {
+      if ((await fh.stat()).size < s.size) throw new StorageInvalidState(`upload ${s.id} holds fewer bytes than the ${s.size} recorded`);
+      yield* fh.createReadStream({ start: 0, end: s.size - 1, highWaterMark: READ_HWM, autoClose: false });
+    } finally {
+      await fh.close();
+    }
+  }
+
   async cancelUpload(state: UploadState): Promise<void> {
     const s = this.uploadState(state);
     await rm(this.file(uploadPrefix(s.id)), { recursive: true, force: true });

@@ -273,6 +273,23 @@ export class S3Driver implements BlobDriver {
     await this.removePrefix(this.objectKey(uploadPrefix(s.id)) + '/');
   }
 
+  async *readUpload(state: UploadState): AsyncIterable<Uint8Array> {
+    const s = this.uploadState(state);
+    // The chunks in order, each up to the length the state records (an object may be longer).
+    for (const c of s.chunks) {
+      if (c.n === 0) continue;
+      const key = uploadChunkKey(s.id, c.o, c.id);
+      let body: Readable;
+      try {
+        body = await this.read(key, { start: 0, end: c.n - 1 });
+      } catch (err) {
+        if (err instanceof StorageNotFound) throw new StorageNotFound(uploadPrefix(s.id));
+        throw err;
+      }
+      yield* body;
+    }
+  }
+
   async cancelUpload(state: UploadState): Promise<void> {
     const s = this.uploadState(state);
     await this.removePrefix(this.objectKey(uploadPrefix(s.id)) + '/');

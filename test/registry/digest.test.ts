@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import {
   digestOf,
+  digestOfStream,
   formatDigest,
   hashBody,
   hashStream,
@@ -432,11 +433,11 @@ describe('hasherForRequest', () => {
     expect(hasherForRequest({ state: Buffer.alloc(0), finalDigest: sha256 })).toBeInstanceOf(OneShotHasher);
   });
 
-  it('starts a resumable hash of both algorithms for a first PATCH, or of the one POST declared', async () => {
+  it('starts a resumable sha256 hash for a first PATCH, or one of the algorithm POST declared', async () => {
     expect(initialHashState()).toBeNull();
     const patch = hasherForRequest({ state: initialHashState() });
     expect(patch).toBeInstanceOf(UploadHasher);
-    expect((patch as UploadHasher).algorithms).toEqual(['sha256', 'sha512']);
+    expect((patch as UploadHasher).algorithms).toEqual(['sha256']);
     const declared = hasherForRequest({ state: initialHashState('sha512') });
     expect(declared).toBeInstanceOf(UploadHasher);
     expect((declared as UploadHasher).algorithms).toEqual(['sha512']);
@@ -461,10 +462,23 @@ describe('hasherForRequest', () => {
     expect(await put.digest('sha512')).toBe(native('sha512', Buffer.concat([data, data])));
   });
 
-  it('says when a session declared for one algorithm is completed with the other', async () => {
+  it('says when an upload hashed with one algorithm is completed with the other (the caller reads it back)', async () => {
     const state = await stateOf(UploadHasher.start(['sha256']), randomBytes(10));
     const put = hasherForRequest({ state, finalDigest: sha512 });
     expect(put.has('sha512')).toBe(false);
+  });
+});
+
+describe('digestOfStream', () => {
+  it('hashes what an async iterable yields', async () => {
+    const parts = [randomBytes(10), randomBytes(70_000), Buffer.alloc(0), randomBytes(3)];
+    const all = Buffer.concat(parts);
+    const gen = async function* () {
+      yield* parts;
+    };
+    expect(await digestOfStream(gen(), 'sha512')).toBe(native('sha512', all));
+    expect(await digestOfStream(gen(), 'sha256')).toBe(native('sha256', all));
+    expect(await digestOfStream((async function* () {})(), 'sha256')).toBe(EMPTY_SHA256);
   });
 });
 

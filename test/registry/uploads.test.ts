@@ -258,7 +258,7 @@ describe('chunked uploads', () => {
     expect((await c.patch(location, chunk, { start: 0 })).statusCode).toBe(202);
   });
 
-  it('hashes sha512 across chunks (no digest-algorithm on POST), and honours digest-algorithm when given', async () => {
+  it('verifies a sha512 digest across chunks (no digest-algorithm on POST: read back), and honours digest-algorithm when given', async () => {
     const { name, c } = await newRepo();
     const bytes = randomBlob(CHUNK * 3 - 5);
     const chunks = split(bytes);
@@ -272,11 +272,27 @@ describe('chunked uploads', () => {
     expectCreated(await c.put(location, digest), name, digest);
     await expectBlob(c, name, digest, bytes);
 
-    // Declared sha512 on POST: a sha512 commit works, a sha256 one is refused (it was never hashed).
+    // The last chunk in the PUT itself, with a sha512 digest: appended, then read back whole.
+    const more = randomBlob(CHUNK + 7);
+    const withBody = await c.startUpload(name);
+    expect((await c.patch(withBody, more.subarray(0, CHUNK), { start: 0 })).statusCode).toBe(202);
+    expectCreated(await c.put(withBody, digestOf(more, 'sha512'), more.subarray(CHUNK), { start: CHUNK }), name, digestOf(more, 'sha512'));
+    await expectBlob(c, name, digestOf(more, 'sha512'), more);
+
+    // A wrong sha512 digest: refused after the read-back, the session ends, nothing is visible.
+    const wrong = await c.startUpload(name);
+    const third = randomBlob(3000);
+    expect((await c.patch(wrong, third, { start: 0 })).statusCode).toBe(202);
+    const liar = digestOf(randomBlob(10), 'sha512');
+    expectError(await c.put(wrong, liar), 400, 'DIGEST_INVALID');
+    expectError(await c.request('GET', wrong), 404, 'BLOB_UPLOAD_UNKNOWN');
+    expectError(await c.request('GET', `/v2/${name}/blobs/${digestOf(third, 'sha512')}`), 404, 'BLOB_UNKNOWN');
+
+    // Declared sha512 on POST: hashed as sha512 on the way; a sha256 commit is read back instead.
     const declared = await c.startUpload(name, '?digest-algorithm=sha512');
     const other = randomBlob(2000);
     expect((await c.patch(declared, other, { start: 0 })).statusCode).toBe(202);
-    expectError(await c.put(declared, digestOf(other, 'sha256')), 400, 'DIGEST_INVALID');
+    expectCreated(await c.put(declared, digestOf(other, 'sha256')), name, digestOf(other, 'sha256'));
     const again = await c.startUpload(name, '?digest-algorithm=sha512');
     expect((await c.patch(again, other, { start: 0 })).statusCode).toBe(202);
     expectCreated(await c.put(again, digestOf(other, 'sha512')), name, digestOf(other, 'sha512'));

@@ -497,6 +497,29 @@ export function driverSuite(label: string, make: () => Promise<BlobDriver>, opts
         expect((await readAll(await d.read(key2))).equals(b)).toBe(true);
       });
 
+      it('reads back the recorded bytes of an upload in progress, and leaves it as it was', async () => {
+        const collect = async (it: AsyncIterable<Uint8Array>) => {
+          const parts: Buffer[] = [];
+          for await (const c of it) parts.push(Buffer.from(c));
+          return Buffer.concat(parts);
+        };
+        expect((await collect(d.readUpload(await d.startUpload(randomUUID())))).length).toBe(0);
+        const a = randomBytes(opts.bigChunk + 5);
+        const b = randomBytes(3000);
+        const s = await upload(a, b);
+        // Cut short by a later, smaller offset; then an append whose state is never recorded.
+        const x = randomBytes(10);
+        const r = await d.appendUpload(s, a.length + 2, bodyOf(x));
+        await d.appendUpload(r.state, r.size, bodyOf(randomBytes(5000)));
+        const all = Buffer.concat([a, b.subarray(0, 2), x]);
+        expect((await collect(d.readUpload(r.state))).equals(all)).toBe(true);
+        expect((await collect(d.readUpload(r.state))).equals(all)).toBe(true);
+        const key = blobKey(digestOf(all));
+        await d.completeUpload(r.state, key);
+        expect((await readAll(await d.read(key))).equals(all)).toBe(true);
+        expect(await rejection(collect(d.readUpload(r.state)))).toBeInstanceOf(StorageNotFound);
+      });
+
       it('cancels idempotently; a cancelled upload cannot complete', async () => {
         const a = randomBytes(5000);
         const s = await upload(a);
