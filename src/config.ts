@@ -102,6 +102,9 @@ export const ConfigSchema = z
     FEATURE_PARTIAL_USER_AUTOCOMPLETE: bool(true),
     /** Users and orgs may change their time-machine window, to one of TAG_EXPIRATION_OPTIONS. */
     FEATURE_CHANGE_TAG_EXPIRATION: bool(true),
+    /** The shortest and longest time after a tag's start that an expiration may set its end (clamped, as Quay). */
+    LABELED_EXPIRATION_MINIMUM: durationOr(3600),
+    LABELED_EXPIRATION_MAXIMUM: durationOr(104 * 7 * 86400),
     TAG_EXPIRATION_OPTIONS: z
       .union([z.array(z.string()), z.string()])
       .optional()

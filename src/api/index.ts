@@ -12,6 +12,7 @@ import * as robot from './robot/index.js';
 import * as repository from './repository/index.js';
 import * as repotoken from './repotoken.js';
 import * as starred from './starred.js';
+import * as tag from './tag.js';
 import * as prototype from './prototype.js';
 import * as team from './team.js';
 import * as organization from './organization/index.js';
@@ -29,6 +30,7 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...repository.OPERATIONS,
   ...repotoken.OPERATIONS,
   ...starred.OPERATIONS,
+  ...tag.OPERATIONS,
   ...robot.OPERATIONS,
   ...permission.OPERATIONS,
   ...search.OPERATIONS,
@@ -73,6 +75,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(repository.repositoryRoutes);
   await app.register(repotoken.repoTokenRoutes);
   await app.register(starred.starredRoutes);
+  await app.register(tag.tagRoutes);
   await app.register(robot.robotRoutes);
   await app.register(permission.permissionRoutes);
   await app.register(search.searchRoutes);

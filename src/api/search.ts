@@ -23,7 +23,7 @@ import {
 } from '../db/search.js';
 import { findNamespaceByName } from '../db/users.js';
 import { avatar } from '../lib/avatar.js';
-import { firstString, quayBool } from '../lib/validation.js';
+import { firstString, intParam, quayBool } from '../lib/validation.js';
 import { AvatarView } from './user-view.js';
 
 export const OPERATIONS = ['conductRepoSearch', 'conductSearch', 'getMatchingEntities'] as const;
@@ -83,17 +83,6 @@ type EntityResultT = z.infer<typeof EntityResult>;
 type RepoResultT = z.infer<typeof RepoResult>;
 type TeamResultT = z.infer<typeof TeamResult>;
 type MatchingEntityT = z.infer<typeof MatchingEntity>;
-
-/** Quay's integer query parameters: strict, with the parameter's help text as the 400 message. */
-const intParam = (help: string) =>
-  z.preprocess(
-    (v) => (Array.isArray(v) ? v[0] : v),
-    z
-      .string()
-      .regex(/^\s*[+-]?\d+\s*$/, { error: help })
-      .optional()
-      .transform((s) => (s === undefined ? undefined : Number.parseInt(s, 10))),
-  );
 
 // LiquidMetal-style similarity of a name to an abbreviation (range 0–1): each query character is
 // found, in order, in the name; matched characters score 1, characters skipped at a word start

@@ -126,3 +126,21 @@ export async function listReferrers(db: Db, repositoryId: number, digest: string
   if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
   return ((await q.orderBy('id').execute()) as ManifestRow[]).map(row);
 }
+
+/**
+ * The repository's manifest with this digest, for the tag API, locked against the garbage
+ * collector (FOR KEY SHARE: its FOR UPDATE SKIP LOCKED passes it by) until the transaction ends.
+ * `liveOnly` (changeTag): only a manifest a live visible tag points at, or a child of one;
+ * otherwise (restoreTag) any manifest still stored for the repository.
+ */
+export async function findManifestForTag(trx: Trx, repositoryId: number, digest: string, o: { liveOnly: boolean }, now = Date.now()): Promise<ManifestRow | undefined> {
+  const liveTagOf = (manifestId: ReturnType<typeof sql>) =>
+    sql`exists (select 1 from tag t where t.manifest_id = ${manifestId} and not t.hidden and (t.lifetime_end_ms is null or t.lifetime_end_ms > ${now}))`;
+  let q = trx.selectFrom('manifest').selectAll().where('repository_id', '=', repositoryId).where('digest', '=', digest);
+  if (o.liveOnly) {
+    q = q.where(
+      sql<boolean>`(${liveTagOf(sql.ref('manifest.id'))} or exists (select 1 from manifest_child c where c.child_manifest_id = manifest.id and ${liveTagOf(sql.ref('c.manifest_id'))}))`,
+    );
+  }
+  return row((await q.forKeyShare().executeTakeFirst()) as ManifestRow | undefined);
+}

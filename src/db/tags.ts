@@ -47,11 +47,13 @@ export async function setTag(
   name: string,
   manifestId: number,
   now = Date.now(),
-  o: { hidden?: boolean; endMs?: number | null } = {},
+  o: { hidden?: boolean; endMs?: number | null; reversion?: boolean; always?: boolean } = {},
 ): Promise<{ action: 'created' | 'moved' | 'unchanged'; previousManifestId?: number }> {
   await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
   const current = o.hidden ? undefined : await findLiveTag(trx, repositoryId, name, now);
-  if (current && current.manifest_id === manifestId && current.lifetime_end_ms === null) return { action: 'unchanged' };
+  // A push of what the tag already points at changes nothing; the tag API (`always`) starts a new
+  // lifetime whatever it pointed at, as Quay's retarget_tag does, so history shows every change.
+  if (!o.always && current && current.manifest_id === manifestId && current.lifetime_end_ms === null) return { action: 'unchanged' };
   // Lifetimes never run backwards, even if this process's clock is behind the one that started
   // the current lifetime (another replica, or a clock step).
   if (current) now = Math.max(now, current.lifetime_start_ms);
@@ -65,6 +67,7 @@ export async function setTag(
       lifetime_start_ms: now,
       lifetime_end_ms: o.endMs ?? null,
       hidden: o.hidden ?? false,
+      reversion: o.reversion ?? false,
     })
     .execute();
   return current ? { action: 'moved', previousManifestId: current.manifest_id } : { action: 'created' };
@@ -119,3 +122,58 @@ export async function liveTagPage(
   const count = row?.count ?? 0;
   return { json: count === 0 ? '[]' : row.json!, more: count > o.n, lastName: count > o.n ? row.last_name : null, until: row?.until ?? null };
 }
+
+/** A lifetime of a visible tag with what listRepoTags shows of its manifest. */
+export interface TagHistoryRow extends TagRow {
+  digest: string;
+  media_type: string;
+  content: Uint8Array;
+}
+
+/**
+ * The visible lifetimes of the repository (hidden `$temp-` tags never), newest start first, then
+ * by name (then id, for stable pages): every lifetime, or only the live ones; of one name, or all.
+ */
+export async function listTagHistory(
+  db: Db,
+  repositoryId: number,
+  o: { offset: number; limit: number; name?: string; liveOnly: boolean },
+  now = Date.now(),
+): Promise<TagHistoryRow[]> {
+  let q = db
+    .selectFrom('tag')
+    .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
+    .selectAll('tag')
+    .select(['manifest.digest', 'manifest.media_type', 'manifest.content'])
+    .where('tag.repository_id', '=', repositoryId)
+    .where('tag.hidden', '=', false);
+  if (o.name !== undefined) q = q.where('tag.name', '=', o.name);
+  if (o.liveOnly) q = q.where(sql<boolean>`(tag.lifetime_end_ms is null or tag.lifetime_end_ms > ${now})`);
+  return (await q
+    .orderBy('tag.lifetime_start_ms', 'desc')
+    .orderBy('tag.name')
+    .orderBy('tag.id', 'desc')
+    .offset(o.offset)
+    .limit(o.limit)
+    .execute()) as TagHistoryRow[];
+}
+
+/**
+ * Sets the end of a live lifetime, if it is still `expectedEnd` (the caller holds the repository
+ * row lock, so it is); false when the row changed meanwhile.
+ */
+export async function setTagEnd(trx: Trx, tagId: number, expectedEnd: number | null, endMs: number | null): Promise<boolean> {
+  const r = await trx
+    .updateTable('tag')
+    .set({ lifetime_end_ms: endMs })
+    .where('id', '=', tagId)
+    .where(expectedEnd === null ? sql<boolean>`lifetime_end_ms is null` : sql<boolean>`lifetime_end_ms = ${expectedEnd}`)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** Locks the repository row (the order every tag change takes its locks in). */
+export async function lockRepositoryTags(trx: Trx, repositoryId: number): Promise<void> {
+  await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
+}
+

@@ -85,3 +85,14 @@ export const quayBool = z
 
 /** Repeated query parameters: the first value wins. */
 export const firstString = z.preprocess((v) => (Array.isArray(v) ? v[0] : v), z.string().optional());
+
+/** Quay's integer query parameters: strict (Python's int(): a sign and surrounding blanks allowed), with the parameter's help text as the 400 message. */
+export const intParam = (help: string) =>
+  z.preprocess(
+    (v) => (Array.isArray(v) ? v[0] : v),
+    z
+      .string()
+      .regex(/^\s*[+-]?\d+\s*$/, { error: help })
+      .optional()
+      .transform((s) => (s === undefined ? undefined : Number.parseInt(s, 10))),
+  );
