@@ -79,7 +79,7 @@ export function layersSize(mediaType: string, content: Uint8Array): number | nul
   }
 }
 
-function historyItem(r: TagHistoryRow): z.infer<typeof TagHistoryItem> {
+export function historyItem(r: TagHistoryRow): z.infer<typeof TagHistoryItem> {
   const start = Math.floor(Number(r.lifetime_start_ms) / 1000);
   const end = r.lifetime_end_ms === null ? null : Math.floor(Number(r.lifetime_end_ms) / 1000);
   return {

@@ -177,3 +177,20 @@ export async function lockRepositoryTags(trx: Trx, repositoryId: number): Promis
   await trx.selectFrom('repository').select('id').where('id', '=', repositoryId).forUpdate().execute();
 }
 
+/**
+ * The start of the newest live visible lifetime of each repository (listRepos' last_modified, in
+ * epoch ms); repositories without a live tag are absent.
+ */
+export async function latestLiveTagStarts(db: Db, repositoryIds: number[], now = Date.now()): Promise<Map<number, number>> {
+  if (repositoryIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('tag')
+    .select(['repository_id', (eb) => eb.fn.max('lifetime_start_ms').as('start')])
+    .where('repository_id', 'in', repositoryIds)
+    .where('hidden', '=', false)
+    .where(live(now))
+    .groupBy('repository_id')
+    .execute();
+  return new Map(rows.map((r) => [Number(r.repository_id), Number(r.start)]));
+}
+

@@ -334,6 +334,37 @@ describe('repository states and kinds', () => {
   });
 });
 
+describe('the repository views that tags fill', () => {
+  it('getRepo: the live tags, newest first, with size, dates and digest; listRepos: last_modified (seconds) and popularity', async () => {
+    const { name, c, api } = await newRepo();
+    const one = makeImage({ layers: 3 });
+    await c.pushImage(name, one, 'old');
+    await c.pushManifest(name, one.manifest, 'new');
+    await c.pushManifest(name, one.manifest, 'dead');
+    await remove(api, 'dead');
+    await change(api, 'new', { expiration: Math.floor(Date.now() / 1000) + 7200 });
+
+    const repo = (await t.inject({ method: 'GET', url: api, headers: h })).json();
+    expect(Object.keys(repo.tags)).toEqual(['new', 'old']);
+    expect(repo.tags.old).toEqual({ name: 'old', size: layerBytes(one.manifest), last_modified: expect.stringMatching(/ -0000$/), manifest_digest: one.manifest.digest });
+    expect(repo.tags.new.expiration).toMatch(/ -0000$/);
+    expect(repo.tag_expiration_s).toBe(1209600);
+    expect((await t.inject({ method: 'GET', url: `${api}?includeTags=false`, headers: h })).json().tags).toBeUndefined();
+
+    const list = async () =>
+      (await t.inject({ method: 'GET', url: `/api/v1/repository?namespace=${alice.username}&last_modified=true&popularity=true`, headers: h })).json()
+        .repositories as { name: string; last_modified: number | null; popularity: number }[];
+    const entry = (await list()).find((r) => `${alice.username}/${r.name}` === name)!;
+    const newest = (await history(api, '?onlyActiveTags=true')).tags[0].start_ts!;
+    expect(entry.last_modified).toBe(newest);
+    expect(entry.popularity).toBeGreaterThan(0); // the pushes and tag changes of this test
+    await remove(api, 'new');
+    await remove(api, 'old');
+    expect((await list()).find((r) => `${alice.username}/${r.name}` === name)!.last_modified).toBeNull();
+    expect((await t.inject({ method: 'GET', url: api, headers: h })).json().tags).toEqual({});
+  });
+});
+
 describe('the /v2 view follows the tag API at once', () => {
   it('a pull after each change sees it (the embedded read cache included)', async () => {
     const { name, c, api } = await newRepo();

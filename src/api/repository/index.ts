@@ -28,7 +28,13 @@ import { logAction } from '../../lib/audit.js';
 import type { LogKind } from '../../lib/log-kinds.js';
 import { decodePageToken, keysetPage } from '../../lib/pagination.js';
 import { firstString, quayBool } from '../../lib/validation.js';
+import { latestLiveTagStarts, listTagHistory } from '../../db/tags.js';
+import { repositoryUsage } from '../../db/search.js';
+import { historyItem } from '../tag.js';
 import { createRepository } from './create.js';
+
+/** getRepo lists at most this many live tags, as Quay's page of 500. */
+const GET_REPO_TAGS = 500;
 import {
   BAD_REQUEST,
   ChangeRepoState,
@@ -44,6 +50,7 @@ import {
   REPOS_PER_PAGE,
   RepoView,
   Success,
+  TagView,
 } from './schemas.js';
 
 export const OPERATIONS = [
@@ -103,8 +110,13 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       const page = keysetPage(app.secrets, PAGE_KIND, rows, REPOS_PER_PAGE);
       const opts = { starred: user !== null, lastModified: !!q.last_modified, popularity: !!q.popularity };
+      const ids = page.items.map((r) => r.id);
+      const [starts, usage] = await Promise.all([
+        opts.lastModified ? latestLiveTagStarts(app.db, ids) : undefined,
+        opts.popularity ? repositoryUsage(app.db, ids) : undefined,
+      ]);
       return {
-        repositories: page.items.map((r) => listItem(r, kind, opts)),
+        repositories: page.items.map((r) => listItem(r, kind, opts, { lastModifiedMs: starts?.get(r.id), actions: usage?.get(r.id)?.actions })),
         ...(page.nextPage ? { next_page: page.nextPage } : {}),
       };
     },
@@ -204,10 +216,29 @@ export const repositoryRoutes: FastifyPluginAsyncZod = async (app) => {
       status_token: isPublic ? '' : repo.badge_token,
       trust_enabled: false,
       tag_expiration_s: ns.tag_expiration_s,
-      // No registry yet, so no tags.
-      ...(o.tags ? { tags: {} } : {}),
+      ...(o.tags ? { tags: await liveTagSummary(repo.id) } : {}),
       ...(o.stats ? { stats: emptyStats() } : {}),
     };
+  }
+
+  /**
+   * getRepo's `tags`: the live visible tags, newest first, at most 500 (Quay reads the first page
+   * of 500 of its history, live tags only), by name.
+   */
+  async function liveTagSummary(repositoryId: number) {
+    const rows = await listTagHistory(app.db, repositoryId, { offset: 0, limit: GET_REPO_TAGS, liveOnly: true });
+    const out: Record<string, z.infer<typeof TagView>> = {};
+    for (const r of rows) {
+      const item = historyItem(r);
+      out[r.name] = {
+        name: item.name,
+        size: item.size,
+        ...(item.last_modified ? { last_modified: item.last_modified } : {}),
+        ...(item.expiration ? { expiration: item.expiration } : {}),
+        manifest_digest: item.manifest_digest,
+      };
+    }
+    return out;
   }
 
   /**

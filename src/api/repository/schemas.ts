@@ -54,7 +54,7 @@ export const RepoListItem = z.object({
   popularity: z.number().optional(),
 });
 
-const TagView = z.looseObject({
+export const TagView = z.looseObject({
   name: z.string(),
   size: z.number().nullable(),
   last_modified: z.string().optional(),
@@ -87,7 +87,16 @@ export const RepoView = z
 
 export const Success = z.object({ success: z.boolean() });
 
-export function listItem(r: RepoListRow, kind: string, o: { starred: boolean; lastModified: boolean; popularity: boolean }) {
+/**
+ * One listRepos entry. `lastModifiedMs`: the start of the newest live tag (absent: none, null);
+ * `actions`: the repository's audit entries of the last 7 days (popularity, a float in Quay).
+ */
+export function listItem(
+  r: RepoListRow,
+  kind: string,
+  o: { starred: boolean; lastModified: boolean; popularity: boolean },
+  usage: { lastModifiedMs?: number; actions?: number } = {},
+) {
   return {
     namespace: r.namespace,
     name: r.name,
@@ -95,9 +104,9 @@ export function listItem(r: RepoListRow, kind: string, o: { starred: boolean; la
     is_public: r.visibility === 'public',
     kind,
     state: r.state,
-    // No pushes exist yet: no tag has a start time and no action has been counted.
-    ...(o.lastModified ? { last_modified: null } : {}),
-    ...(o.popularity ? { popularity: 0.0 } : {}),
+    // Seconds, not RFC 2822 (part2 §4.1; unlike getRepo's per-tag last_modified).
+    ...(o.lastModified ? { last_modified: usage.lastModifiedMs === undefined ? null : Math.floor(usage.lastModifiedMs / 1000) } : {}),
+    ...(o.popularity ? { popularity: usage.actions ?? 0 } : {}),
     ...(o.starred ? { is_starred: r.is_starred } : {}),
   };
 }
