@@ -9,6 +9,8 @@ import * as m20261125T040000 from './20261125T040000_repository_namespace_visibi
 import * as m20261205T000000 from './20261205T000000_auth_failures.js';
 import * as m20261206T000000 from './20261206T000000_registry.js';
 import * as m20261207T000000 from './20261207T000000_tag_names_covering.js';
+import * as m20261208T000000 from './20261208T000000_tag_history_indexes.js';
+import * as m20261209T000000 from './20261209T000000_manifest_layers_size.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125T000000_foundation': m20261125T000000,
@@ -19,4 +21,6 @@ export const migrations: Record<string, Migration> = {
   '20261205T000000_auth_failures': m20261205T000000,
   '20261206T000000_registry': m20261206T000000,
   '20261207T000000_tag_names_covering': m20261207T000000,
+  '20261208T000000_tag_history_indexes': m20261208T000000,
+  '20261209T000000_manifest_layers_size': m20261209T000000,
 };

@@ -105,6 +105,8 @@ export const ConfigSchema = z
     /** The shortest and longest time after a tag's start that an expiration may set its end (clamped, as Quay). */
     LABELED_EXPIRATION_MINIMUM: durationOr(3600),
     LABELED_EXPIRATION_MAXIMUM: durationOr(104 * 7 * 86400),
+    /** Label key prefixes reserved besides Quay's own (com.docker., io.quay, quay…): API labels may not use them. */
+    LABEL_KEY_RESERVED_PREFIXES: list,
     TAG_EXPIRATION_OPTIONS: z
       .union([z.array(z.string()), z.string()])
       .optional()

@@ -5,6 +5,7 @@ import * as appspecifictokens from './appspecifictokens.js';
 import * as discovery from './discovery.js';
 import * as error from './error.js';
 import * as globalmessages from './globalmessages.js';
+import * as manifest from './manifest.js';
 import { notImplementedRoutes } from './not-implemented.js';
 import * as permission from './permission.js';
 import * as search from './search.js';
@@ -30,6 +31,7 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...repository.OPERATIONS,
   ...repotoken.OPERATIONS,
   ...starred.OPERATIONS,
+  ...manifest.OPERATIONS,
   ...tag.OPERATIONS,
   ...robot.OPERATIONS,
   ...permission.OPERATIONS,
@@ -76,6 +78,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(repotoken.repoTokenRoutes);
   await app.register(starred.starredRoutes);
   await app.register(tag.tagRoutes);
+  await app.register(manifest.manifestRoutes);
   await app.register(robot.robotRoutes);
   await app.register(permission.permissionRoutes);
   await app.register(search.searchRoutes);

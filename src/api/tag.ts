@@ -15,12 +15,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { repoAccess } from '../auth/access.js';
+import { labelValue } from '../db/labels.js';
 import { findManifestForTag } from '../db/manifests.js';
 import { endTag, findLiveTag, listTagHistory, lockRepositoryTags, setTag, setTagEnd, type TagHistoryRow } from '../db/tags.js';
 import { invalidRequest, message, notFound } from '../lib/api-error.js';
 import { logAction } from '../lib/audit.js';
 import { formatDate } from '../lib/dates.js';
 import { firstString, intParam, quayBool } from '../lib/validation.js';
+import { EXPIRES_AFTER_LABEL, labelledTagEnd } from '../registry/image-config.js';
 import { BAD_REQUEST } from './repository/schemas.js';
 
 export const OPERATIONS = ['listRepoTags', 'changeTag', 'deleteFullTag', 'restoreTag', 'listTagImages'] as const;
@@ -63,22 +65,6 @@ const RestoreTag = z
   })
   .meta({ id: 'RestoreTag', description: 'Restores a tag to a specific image' });
 
-/** The compressed size of an image manifest's layers (config excluded); null for lists and indexes. */
-export function layersSize(mediaType: string, content: Uint8Array): number | null {
-  if (MANIFEST_LIST_TYPES.has(mediaType)) return null;
-  try {
-    const doc = JSON.parse(Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('utf8')) as { layers?: { size?: unknown }[] };
-    let total = 0;
-    for (const l of Array.isArray(doc.layers) ? doc.layers : []) {
-      if (typeof l?.size !== 'number' || !Number.isSafeInteger(l.size) || l.size < 0) return null;
-      total += l.size;
-    }
-    return total;
-  } catch {
-    return null;
-  }
-}
-
 export function historyItem(r: TagHistoryRow): z.infer<typeof TagHistoryItem> {
   const start = Math.floor(Number(r.lifetime_start_ms) / 1000);
   const end = r.lifetime_end_ms === null ? null : Math.floor(Number(r.lifetime_end_ms) / 1000);
@@ -89,7 +75,7 @@ export function historyItem(r: TagHistoryRow): z.infer<typeof TagHistoryItem> {
     ...(end !== null && end > 0 ? { end_ts: end } : {}),
     manifest_digest: r.digest,
     is_manifest_list: MANIFEST_LIST_TYPES.has(r.media_type),
-    size: layersSize(r.media_type, r.content),
+    size: r.layers_size === null ? null : Number(r.layers_size),
     ...(start > 0 ? { last_modified: formatDate(new Date(start * 1000))! } : {}),
     ...(end !== null ? { expiration: formatDate(new Date(end * 1000))! } : {}),
   };
@@ -208,7 +194,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         if (('manifest_digest' in body && body.manifest_digest !== undefined) || ('image' in body && body.image !== undefined)) {
           // `image` names a legacy v1 id, which this server does not have: never found.
-          const manifest = body.manifest_digest ? await findManifestForTag(trx, repo.id, body.manifest_digest, { liveOnly: true }, now) : undefined;
+          const manifest = body.manifest_digest ? await findManifestForTag(trx, repo.id, body.manifest_digest, { liveOnly: true, lock: true }, now) : undefined;
           if (!manifest) throw notFound();
           const existing = await findLiveTag(trx, repo.id, tag, now);
           let original: string | null = null;
@@ -216,7 +202,9 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
             const prev = await trx.selectFrom('manifest').select('digest').where('id', '=', existing.manifest_id).executeTakeFirst();
             original = prev?.digest ?? null;
           }
-          await setTag(trx, repo.id, tag, manifest.id, now, { always: true });
+          // A manifest labelled quay.expires-after gives the new lifetime its end, as at push.
+          const endMs = labelledTagEnd(now, await labelValue(trx, manifest.id, EXPIRES_AFTER_LABEL), minExpiryS, maxExpiryS);
+          await setTag(trx, repo.id, tag, manifest.id, now, { always: true, endMs });
           await logAction(trx, req.auth, existing ? 'move_tag' : 'create_tag', where, {
             ...base,
             image: null,
@@ -287,9 +275,10 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
         const now = Date.now();
         // Any manifest still stored for the repository (the time machine); `image` alone names a
         // legacy v1 id, which this server does not have.
-        const manifest = digest ? await findManifestForTag(trx, repo.id, digest, { liveOnly: false }, now) : undefined;
+        const manifest = digest ? await findManifestForTag(trx, repo.id, digest, { liveOnly: false, lock: true }, now) : undefined;
         if (!manifest) throw notFound();
-        await setTag(trx, repo.id, tag, manifest.id, now, { always: true, reversion: true });
+        const endMs = labelledTagEnd(now, await labelValue(trx, manifest.id, EXPIRES_AFTER_LABEL), minExpiryS, maxExpiryS);
+        await setTag(trx, repo.id, tag, manifest.id, now, { always: true, reversion: true, endMs });
         await logAction(trx, req.auth, 'revert_tag', { accountId: ns.id, repositoryId: repo.id }, {
           username: req.auth.user!.username,
           repo: repo.name,

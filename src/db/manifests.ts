@@ -13,6 +13,7 @@ export interface ManifestRow {
   config_media_type: string | null;
   size: number;
   content: Buffer;
+  layers_size: number | null;
   created: Date;
 }
 
@@ -70,6 +71,8 @@ export interface NewManifest {
   artifactType: string | null;
   subjectDigest: string | null;
   configMediaType: string | null;
+  /** The layers' compressed size (config excluded); null for indexes and lists. */
+  layersSize: number | null;
   content: Buffer;
   blobIds: number[];
   childIds: number[];
@@ -91,6 +94,7 @@ export async function insertManifest(trx: Trx, m: NewManifest): Promise<{ manife
       config_media_type: m.configMediaType,
       size: m.content.length,
       content: m.content,
+      layers_size: m.layersSize,
       created: new Date(),
     })
     .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
@@ -128,19 +132,26 @@ export async function listReferrers(db: Db, repositoryId: number, digest: string
 }
 
 /**
- * The repository's manifest with this digest, for the tag API, locked against the garbage
- * collector (FOR KEY SHARE: its FOR UPDATE SKIP LOCKED passes it by) until the transaction ends.
- * `liveOnly` (changeTag): only a manifest a live visible tag points at, or a child of one;
- * otherwise (restoreTag) any manifest still stored for the repository.
+ * The repository's manifest with this digest, for the REST API. `liveOnly` (changeTag, the
+ * MANIFEST section): only a manifest a live visible tag points at, or a child of one; otherwise
+ * (restoreTag) any manifest still stored for the repository. `lock` (in a transaction): locked
+ * against the garbage collector (FOR KEY SHARE: its FOR UPDATE SKIP LOCKED passes it by) until
+ * the transaction ends.
  */
-export async function findManifestForTag(trx: Trx, repositoryId: number, digest: string, o: { liveOnly: boolean }, now = Date.now()): Promise<ManifestRow | undefined> {
+export async function findManifestForTag(
+  db: Db,
+  repositoryId: number,
+  digest: string,
+  o: { liveOnly: boolean; lock?: boolean },
+  now = Date.now(),
+): Promise<ManifestRow | undefined> {
   const liveTagOf = (manifestId: ReturnType<typeof sql>) =>
     sql`exists (select 1 from tag t where t.manifest_id = ${manifestId} and not t.hidden and (t.lifetime_end_ms is null or t.lifetime_end_ms > ${now}))`;
-  let q = trx.selectFrom('manifest').selectAll().where('repository_id', '=', repositoryId).where('digest', '=', digest);
+  let q = db.selectFrom('manifest').selectAll().where('repository_id', '=', repositoryId).where('digest', '=', digest);
   if (o.liveOnly) {
     q = q.where(
       sql<boolean>`(${liveTagOf(sql.ref('manifest.id'))} or exists (select 1 from manifest_child c where c.child_manifest_id = manifest.id and ${liveTagOf(sql.ref('c.manifest_id'))}))`,
     );
   }
-  return row((await q.forKeyShare().executeTakeFirst()) as ManifestRow | undefined);
+  return row((await (o.lock ? q.forKeyShare() : q).executeTakeFirst()) as ManifestRow | undefined);
 }

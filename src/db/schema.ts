@@ -276,6 +276,8 @@ export interface ManifestTable {
   config_media_type: string | null;
   size: number;
   content: Buffer;
+  /** The layers' compressed size (config excluded); null for indexes and lists. */
+  layers_size: number | null;
   created: Timestamp;
 }
 

@@ -127,7 +127,7 @@ export async function liveTagPage(
 export interface TagHistoryRow extends TagRow {
   digest: string;
   media_type: string;
-  content: Uint8Array;
+  layers_size: number | null;
 }
 
 /**
@@ -144,7 +144,7 @@ export async function listTagHistory(
     .selectFrom('tag')
     .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
     .selectAll('tag')
-    .select(['manifest.digest', 'manifest.media_type', 'manifest.content'])
+    .select(['manifest.digest', 'manifest.media_type', 'manifest.layers_size'])
     .where('tag.repository_id', '=', repositoryId)
     .where('tag.hidden', '=', false);
   if (o.name !== undefined) q = q.where('tag.name', '=', o.name);

@@ -175,3 +175,16 @@ export function negotiate(storedType: string, accept: string | undefined): 'stor
   if (INDEX_MEDIA_TYPES.includes(storedType) && types.some((t) => t === DOCKER_MANIFEST || t === OCI_MANIFEST)) return 'child';
   return 'none';
 }
+
+/** The compressed size of an image manifest's layers (config excluded), as the tag views show it; null for indexes and lists. */
+export function layersSize(parsed: Pick<ParsedManifest, 'kind'>, bytes: Uint8Array): number | null {
+  if (parsed.kind === 'index') return null;
+  try {
+    const doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as { layers?: { size?: unknown }[] };
+    let total = 0;
+    for (const l of Array.isArray(doc.layers) ? doc.layers : []) if (typeof l?.size === 'number' && Number.isSafeInteger(l.size) && l.size > 0) total += l.size;
+    return total;
+  } catch {
+    return 0;
+  }
+}

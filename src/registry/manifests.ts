@@ -11,12 +11,14 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { findRepositoryBlob } from '../db/blobs.js';
 import { readThrough } from '../db/read-cache.js';
 import { deleteManifestRow, findManifest, findManifestById, findManifests, findTaggedManifest, insertManifest, listParentDigests, type ManifestRow } from '../db/manifests.js';
+import { insertLabels, labelValue } from '../db/labels.js';
 import { endTag, endTagsOfManifest, setTag, tagEverExisted } from '../db/tags.js';
 import { logAction, logActionGrouped } from '../lib/audit.js';
 import { auditActor, existingRepo } from './access.js';
 import { digestOf, parseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
-import { MAX_MANIFEST_BYTES, ManifestError, negotiate, parseManifest, type Descriptor } from './manifest-types.js';
+import { EXPIRES_AFTER_LABEL, labelledTagEnd, labelMediaType, readImageConfig } from './image-config.js';
+import { layersSize, MAX_MANIFEST_BYTES, ManifestError, negotiate, parseManifest, type Descriptor } from './manifest-types.js';
 
 /** A tag, per the spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
@@ -85,6 +87,8 @@ function defaultChild(index: ManifestRow): Descriptor | undefined {
 
 export const manifestRoutes: FastifyPluginAsync = async (app) => {
   const db = app.db;
+  const minExpiryS = app.config.LABELED_EXPIRATION_MINIMUM;
+  const maxExpiryS = app.config.LABELED_EXPIRATION_MAXIMUM;
 
   /** The manifest a reference names, or 404 MANIFEST_UNKNOWN. */
   async function resolve(repoId: number, ref: Reference): Promise<ManifestRow> {
@@ -164,6 +168,10 @@ export const manifestRoutes: FastifyPluginAsync = async (app) => {
       if (!children.has(c.digest)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { message: `manifest unknown to registry: ${c.digest}`, detail: { digest: c.digest } });
     }
 
+    // The image config's labels become the manifest's (source `manifest`), read before the
+    // transaction; `quay.expires-after` among them sets the end of the tags pointed at it.
+    const config = parsed.kind === 'image' ? await readImageConfig(app.storage, parsed.config) : undefined;
+
     const tags = ref.tag ? [ref.tag] : extraTags(req);
     const { manifest } = await db.transaction().execute(async (trx) => {
       // Locks, always in this order so that concurrent pushes wait for each other instead of
@@ -190,15 +198,24 @@ export const manifestRoutes: FastifyPluginAsync = async (app) => {
         artifactType: parsed.artifactType,
         subjectDigest: parsed.subject?.digest ?? null,
         configMediaType: parsed.config?.mediaType ?? null,
+        layersSize: layersSize(parsed, bytes),
         content: bytes,
         blobIds,
         childIds: [...children.values()].map((c) => c.id),
       });
+      if (stored.created && config) {
+        await insertLabels(
+          trx,
+          stored.manifest.id,
+          Object.entries(config.labels).map(([key, value]) => ({ key, value, mediaType: labelMediaType(value), source: 'manifest' as const })),
+        );
+      }
       if (tags.length === 0) {
         await setTag(trx, repo.id, `$temp-${randomUUID()}`, stored.manifest.id, now, { hidden: true, endMs: now + TEMP_TAG_MS });
       }
+      const endMs = tags.length ? labelledTagEnd(now, await labelValue(trx, stored.manifest.id, EXPIRES_AFTER_LABEL), minExpiryS, maxExpiryS) : null;
       for (const tag of tags) {
-        await setTag(trx, repo.id, tag, stored.manifest.id, now);
+        await setTag(trx, repo.id, tag, stored.manifest.id, now, { endMs });
         await logAction(trx, auditActor(req), 'push_repo', { accountId: repo.namespace_id, repositoryId: repo.id }, {
           repo: repo.name,
           namespace: repo.namespace_name,
