@@ -5,6 +5,7 @@ import * as appspecifictokens from './appspecifictokens.js';
 import * as discovery from './discovery.js';
 import * as error from './error.js';
 import * as globalmessages from './globalmessages.js';
+import * as image from './image.js';
 import * as manifest from './manifest.js';
 import { notImplementedRoutes } from './not-implemented.js';
 import * as permission from './permission.js';
@@ -32,6 +33,7 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...repotoken.OPERATIONS,
   ...starred.OPERATIONS,
   ...manifest.OPERATIONS,
+  ...image.OPERATIONS,
   ...tag.OPERATIONS,
   ...robot.OPERATIONS,
   ...permission.OPERATIONS,
@@ -79,6 +81,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(starred.starredRoutes);
   await app.register(tag.tagRoutes);
   await app.register(manifest.manifestRoutes);
+  await app.register(image.imageRoutes);
   await app.register(robot.robotRoutes);
   await app.register(permission.permissionRoutes);
   await app.register(search.searchRoutes);

@@ -14,6 +14,7 @@ import { formatDate } from '../lib/dates.js';
 import { firstString } from '../lib/validation.js';
 import { labelMediaType, readImageConfig } from '../registry/image-config.js';
 import { LegacyImageIds } from '../registry/legacy-ids.js';
+import type { BlobDriver } from '../storage/driver.js';
 
 export const OPERATIONS = ['getRepoManifest', 'listManifestLabels', 'addManifestLabel', 'getManifestLabel', 'deleteManifestLabel'] as const;
 
@@ -23,7 +24,7 @@ const MANIFEST_REF = /^[A-Za-z0-9_+.-]+:[A-Fa-f0-9]+$/;
 const LABEL_KEY = /^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$/;
 const RESERVED_PREFIXES = ['com.docker.', 'io.docker.', 'org.dockerproject.', 'org.opencontainers.', 'io.cncf.', 'io.kubernetes.', 'io.k8s.', 'io.quay', 'com.coreos', 'com.tectonic', 'internal', 'quay'];
 const LABEL_MEDIA_TYPES = ['text/plain', 'application/json'];
-const LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
+export const LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
 
 const ManifestParams = z.object({ namespace: z.string(), repository: z.string(), manifestref: z.string() });
 const LabelParams = ManifestParams.extend({ labelid: z.string() });
@@ -104,42 +105,11 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       const { manifest } = await manifestOf(req);
-      const text = manifest.content.toString('utf8');
       const isList = LIST_TYPES.has(manifest.media_type);
-      let layers: z.infer<typeof Layer>[] | null = null;
-      if (!isList) {
-        let doc: { config?: { mediaType?: string; digest?: string; size?: number }; layers?: { mediaType?: string; digest?: string; size?: number; urls?: unknown }[] } = {};
-        try {
-          doc = JSON.parse(text) as typeof doc;
-        } catch {
-          // a stored manifest always parses; an unreadable one has no layers to show
-        }
-        const descriptors = Array.isArray(doc.layers) ? doc.layers : [];
-        const cfg = doc.config;
-        const config =
-          cfg && typeof cfg.mediaType === 'string' && typeof cfg.digest === 'string' && typeof cfg.size === 'number'
-            ? await readImageConfig(app.storage, { mediaType: cfg.mediaType, digest: cfg.digest, size: cfg.size })
-            : undefined;
-        const history = config?.layerHistory ?? [];
-        layers = descriptors.map((l, index) => {
-          const h = history.length === descriptors.length ? history[index] : undefined;
-          const created = h?.created ? new Date(h.created) : undefined;
-          const urls = Array.isArray(l.urls) ? l.urls.filter((u): u is string => typeof u === 'string') : null;
-          return {
-            index,
-            compressed_size: typeof l.size === 'number' ? l.size : null,
-            is_remote: !!urls?.length,
-            urls: urls?.length ? urls : null,
-            command: h?.created_by === undefined ? null : commandOf(h.created_by),
-            comment: h?.comment ?? null,
-            author: h?.author ?? null,
-            blob_digest: String(l.digest ?? ''),
-            created_datetime: created && Number.isFinite(created.getTime()) ? formatDate(created) : null,
-          };
-        });
-        // 3.6 renders an empty layer list as null.
-        if (layers.length === 0) layers = null;
-      }
+      const loaded = isList ? [] : await manifestLayers(app.storage, manifest);
+      // 3.6 renders an empty layer list as null, as it does a list's.
+      const layers = loaded.length === 0 ? null : loaded;
+      const text = manifest.content.toString('utf8');
       return {
         digest: manifest.digest,
         is_manifest_list: isList,
@@ -264,6 +234,42 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
+
+/**
+ * An image manifest's layers, base first, with what the image config's history says of each (the
+ * history entries that made a layer, matched by position when their count is the layers').
+ */
+export async function manifestLayers(storage: BlobDriver, manifest: Pick<ManifestRow, 'content'>): Promise<z.infer<typeof Layer>[]> {
+  let doc: { config?: { mediaType?: string; digest?: string; size?: number }; layers?: { digest?: string; size?: number; urls?: unknown }[] } = {};
+  try {
+    doc = JSON.parse(manifest.content.toString('utf8')) as typeof doc;
+  } catch {
+    // a stored manifest always parses; an unreadable one has no layers to show
+  }
+  const descriptors = Array.isArray(doc.layers) ? doc.layers : [];
+  const cfg = doc.config;
+  const config =
+    cfg && typeof cfg.mediaType === 'string' && typeof cfg.digest === 'string' && typeof cfg.size === 'number'
+      ? await readImageConfig(storage, { mediaType: cfg.mediaType, digest: cfg.digest, size: cfg.size })
+      : undefined;
+  const history = config?.layerHistory ?? [];
+  return descriptors.map((l, index) => {
+    const h = history.length === descriptors.length ? history[index] : undefined;
+    const created = h?.created ? new Date(h.created) : undefined;
+    const urls = Array.isArray(l.urls) ? l.urls.filter((u): u is string => typeof u === 'string') : null;
+    return {
+      index,
+      compressed_size: typeof l.size === 'number' ? l.size : null,
+      is_remote: !!urls?.length,
+      urls: urls?.length ? urls : null,
+      command: h?.created_by === undefined ? null : commandOf(h.created_by),
+      comment: h?.comment ?? null,
+      author: h?.author ?? null,
+      blob_digest: String(l.digest ?? ''),
+      created_datetime: created && Number.isFinite(created.getTime()) ? formatDate(created) : null,
+    };
+  });
+}
 
 /** A history `created_by` as Quay shows a layer's command: a JSON array as is, anything else as a one-element list. */
 function commandOf(createdBy: string): string[] {

@@ -9,20 +9,22 @@
 // - changeTag is one transaction: a move that fails (404) also undoes the expiration sent with it;
 // - `old_expiration_date` in change_tag_expiration is in seconds, as `expiration_date` (Quay's data
 //   layer hands it milliseconds);
-// - history items carry no legacy `docker_image_id`/`image_id` (the IMAGE section's v1 ids are not
-//   served yet), and listTagImages answers `{"images": []}` for a live tag, as the reference allows.
+// - history items carry no legacy `docker_image_id`/`image_id` (current Quay's shape); the v1
+//   chain of listTagImages uses the IMAGE section's ids (src/registry/legacy-ids.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { repoAccess } from '../auth/access.js';
 import { labelValue } from '../db/labels.js';
-import { findManifestForTag } from '../db/manifests.js';
+import { findManifestById, findManifestForTag } from '../db/manifests.js';
 import { endTag, findLiveTag, listTagHistory, lockRepositoryTags, setTag, setTagEnd, type TagHistoryRow } from '../db/tags.js';
 import { invalidRequest, message, notFound } from '../lib/api-error.js';
 import { logAction } from '../lib/audit.js';
 import { formatDate } from '../lib/dates.js';
 import { firstString, intParam, quayBool } from '../lib/validation.js';
 import { EXPIRES_AFTER_LABEL, labelledTagEnd } from '../registry/image-config.js';
+import { LegacyImageIds } from '../registry/legacy-ids.js';
+import { placeholderImage } from './manifest.js';
 import { BAD_REQUEST } from './repository/schemas.js';
 
 export const OPERATIONS = ['listRepoTags', 'changeTag', 'deleteFullTag', 'restoreTag', 'listTagImages'] as const;
@@ -103,6 +105,7 @@ function tagChecks(o: { write: boolean }) {
 }
 
 export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ids = new LegacyImageIds(app.secrets);
   const minExpiryS = app.config.LABELED_EXPIRATION_MINIMUM;
   const maxExpiryS = app.config.LABELED_EXPIRATION_MAXIMUM;
 
@@ -307,9 +310,24 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { repo } = target(req);
-      if (!(await findLiveTag(app.db, repo.id, req.params.tag))) throw notFound();
-      // Deprecated in 3.6; no legacy v1 image chain here (see the top of the file).
-      return reply.header('Deprecation', 'true').send({ images: [] });
+      const live = await findLiveTag(app.db, repo.id, req.params.tag);
+      if (!live) throw notFound();
+      const manifest = await findManifestById(app.db, live.manifest_id);
+      if (!manifest) throw notFound();
+      // The manifest's v1 chain, leaf first, with 3.6's placeholder metadata; `owned` images (those
+      // no other tag shares) are never listed, as in 3.6. An index has no chain of its own.
+      let count = 0;
+      if (!req.query.owned && !MANIFEST_LIST_TYPES.has(manifest.media_type)) {
+        try {
+          const layers = (JSON.parse(manifest.content.toString('utf8')) as { layers?: unknown }).layers;
+          count = Array.isArray(layers) ? layers.length : 0;
+        } catch {
+          count = 0;
+        }
+      }
+      const created = new Date(Number(live.lifetime_start_ms));
+      const images = Array.from({ length: count }, (_x, i) => placeholderImage(ids.encode(manifest.id, i), created));
+      return reply.header('Deprecation', 'true').send({ images });
     },
   );
 };

@@ -197,3 +197,46 @@ describe('quay.expires-after', () => {
     expect(x.end_ts - x.start_ts).toBe(3600);
   });
 });
+
+describe('IMAGE (the 3.6 legacy views)', () => {
+  it('lists one image per manifest live tags hold, and shows each layer with its ancestors', async () => {
+    const { name, c, api } = await newRepo();
+    const img = labelledImage({});
+    const other = makeImage();
+    await c.pushImage(name, img, 'a');
+    await c.pushManifest(name, img.manifest, 'b');
+    await c.pushImage(name, other, 'c');
+    await t.inject({ method: 'DELETE', url: `${api}/tag/c`, headers: h });
+
+    const res = await t.inject({ method: 'GET', url: `${api}/image/`, headers: h });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers.deprecation).toBe('true');
+    const images = res.json().images as { id: string; tags: string[]; created: string; ancestors: string; size: number }[];
+    expect(images).toHaveLength(1);
+    expect(images[0]).toMatchObject({ tags: ['a', 'b'], comment: '', command: '', size: 0, uploading: false, sort_index: 0, ancestors: '' });
+    const rootId = images[0].id;
+    expect((await t.inject({ method: 'GET', url: `${api}/manifest/${img.manifest.digest}`, headers: h })).json().image.id).toBe(rootId);
+
+    // The root id names the top layer; its ancestor is the base layer, whose ancestors are "//".
+    const leaf = await t.inject({ method: 'GET', url: `${api}/image/${rootId}`, headers: h });
+    expect(leaf.statusCode, leaf.body).toBe(200);
+    expect(leaf.headers.deprecation).toBe('true');
+    const top = leaf.json();
+    expect(top).toMatchObject({ id: rootId, command: ['/bin/sh', '-c', 'apk add curl'], size: img.layers[1].bytes.length, created: 'Tue, 11 Jun 2024 09:30:00 -0000' });
+    expect(top.ancestors).toMatch(/^\/[0-9a-f]{64}\/$/);
+    const parentId = top.ancestors.slice(1, -1);
+    const base = (await t.inject({ method: 'GET', url: `${api}/image/${parentId}`, headers: h })).json();
+    expect(base).toMatchObject({ id: parentId, command: ['/bin/sh -c #(nop) ADD file:abc in / '], comment: 'base', size: img.layers[0].bytes.length, ancestors: '//' });
+
+    // Ids that are not this install's, or of another repository's manifest: 404.
+    const elsewhere = await newRepo();
+    for (const [url, why] of [
+      [`${elsewhere.api}/image/${rootId}`, 'another repository'],
+      [`${api}/image/${'0'.repeat(64)}`, 'forged'],
+      [`${api}/image/${rootId.slice(0, 63)}x`, 'malformed'],
+      [`${api}/image/${rootId.toUpperCase()}`, 'upper case'],
+    ]) {
+      expect((await t.inject({ method: 'GET', url, headers: h })).statusCode, why).toBe(404);
+    }
+  });
+});

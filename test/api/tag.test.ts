@@ -300,13 +300,22 @@ describe('deleteFullTag and restoreTag: the time machine', () => {
 });
 
 describe('listTagImages (deprecated)', () => {
-  it('answers an empty image list for a live tag, with Deprecation: true; 404 otherwise', async () => {
+  it('lists the v1 chain of a live tag’s manifest, leaf first, with Deprecation: true; none when owned; 404 otherwise', async () => {
     const { name, c, api } = await newRepo();
-    await c.pushImage(name, makeImage(), 'x');
+    const img = makeImage({ layers: 3 });
+    await c.pushImage(name, img, 'x');
     const res = await t.inject({ method: 'GET', url: `${api}/tag/x/images`, headers: h });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ images: [] });
     expect(res.headers.deprecation).toBe('true');
+    const images = res.json().images as { id: string; created: string; ancestors: string }[];
+    expect(images).toHaveLength(3);
+    expect(images[0]).toMatchObject({ comment: '', command: '', size: 0, uploading: false, sort_index: 0, ancestors: '' });
+    expect(images[0].created).toBe((await history(api)).tags[0].last_modified);
+    // The leaf is the manifest's root image, and each entry is a getImage id whose ancestors follow.
+    expect((await t.inject({ method: 'GET', url: `${api}/manifest/${img.manifest.digest}`, headers: h })).json().image.id).toBe(images[0].id);
+    const leaf = (await t.inject({ method: 'GET', url: `${api}/image/${images[0].id}`, headers: h })).json();
+    expect(leaf.ancestors).toBe(`/${images[1].id}/${images[2].id}/`);
+    expect((await t.inject({ method: 'GET', url: `${api}/tag/x/images?owned=true`, headers: h })).json()).toEqual({ images: [] });
     const missing = await t.inject({ method: 'GET', url: `${api}/tag/y/images`, headers: h });
     expect(missing.statusCode).toBe(404);
     expect(missing.headers.deprecation).toBeUndefined();
