@@ -193,7 +193,9 @@ export async function startOurApp(o: { db: DbKind; url?: string; logLevel: strin
   const opened = o.db === 'postgres' ? await openDatabase({ url: o.url! }) : await openDatabase({ pgliteDir: 'memory' });
   await migrateToLatest(opened.db);
   const database = o.plugin ? { ...opened, db: opened.db.withPlugin(o.plugin) } : opened;
-  const parsed = parseConfig({ LOG_LEVEL: o.logLevel, HOST: '127.0.0.1', PORT: 0, SERVER_HOSTNAME: 'localhost:8080' });
+  // No garbage collection during a benchmark: its sweeps are noise, and seeded histories older
+  // than the time-machine window (bench/tags.ts) would be collected under the load.
+  const parsed = parseConfig({ LOG_LEVEL: o.logLevel, HOST: '127.0.0.1', PORT: 0, SERVER_HOSTNAME: 'localhost:8080', GC_INTERVAL: '0' });
   const config = { ...parsed, DATABASE_SECRET_KEY: randomBytes(32).toString('base64url') };
   const app = await buildApp(config, { database });
 

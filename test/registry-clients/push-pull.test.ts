@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freeLoopbackPort } from '../helpers/docker-registry.js';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { grant, makeOrg, makeRepo, makeRobot, makeUser, tokenFor, type TestUser } from '../helpers/factories.js';
+import { bearer, grant, makeOrg, makeRepo, makeRobot, makeUser, tokenFor, type TestUser } from '../helpers/factories.js';
 import { artifactLayout, missingLayoutBlobs, multiArchImage, readLayoutManifest, sha256, singleArchImage } from '../helpers/oci-images.js';
 import { clientSession, describeWithTools, type ClientSession } from '../helpers/registry-clients.js';
 
@@ -52,6 +52,19 @@ describeWithTools('skopeo and podman against our /v2', ['skopeo', 'podman'], () 
     // The push created the repository, private, owned by the pusher's namespace.
     const repo = await t.app.db.selectFrom('repository').selectAll().where('name', '=', 'single').executeTakeFirstOrThrow();
     expect(repo.visibility).toBe('private');
+
+    // The REST view of that push: the tag's history, the manifest, the config's labels.
+    const h = bearer(await tokenFor(t, user, 'repo:read'));
+    const api = `/api/v1/repository/${user.username}/single`;
+    const tags = (await t.inject({ method: 'GET', url: `${api}/tag/`, headers: h })).json();
+    expect(tags).toMatchObject({ page: 1, has_additional: false, tags: [{ name: 'v1', reversion: false, manifest_digest: img.digest, is_manifest_list: false }] });
+    const layers = (JSON.parse(img.image.manifest.bytes.toString()) as { layers: { size: number }[] }).layers;
+    expect(tags.tags[0].size).toBe(layers.reduce((n, l) => n + l.size, 0));
+    const manifest = (await t.inject({ method: 'GET', url: `${api}/manifest/${img.digest}`, headers: h })).json();
+    expect(manifest).toMatchObject({ digest: img.digest, is_manifest_list: false, manifest_data: img.image.manifest.bytes.toString() });
+    expect(manifest.layers).toHaveLength(layers.length);
+    const labels = (await t.inject({ method: 'GET', url: `${api}/manifest/${img.digest}/labels?filter=org.example`, headers: h })).json().labels;
+    expect(labels).toEqual([expect.objectContaining({ key: 'org.example.run', source_type: 'manifest', media_type: 'text/plain' })]);
   }, 60_000);
 
   it('pushes a multi-arch index with --all, and Docker schema 2 images', async () => {
