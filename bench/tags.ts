@@ -30,34 +30,9 @@
 // Every request goes to 127.0.0.1 only; durations, connection counts and data sizes are capped.
 // Stops by itself and cleans up its children and, with --db postgres, its scratch database.
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import {
-  checkDatabase,
-  ChildMeter,
-  childSpec,
-  cpuTimes,
-  DEFAULT_PG_URL,
-  fmt as f,
-  followParent,
-  generateLoad,
-  intOption,
-  machineLine,
-  parseCommandLine,
-  pinSelf,
-  QueryCounter,
-  Run,
-  runMain,
-  ServerChild,
-  startOurApp,
-  table,
-  UsageError,
-  waitQuiet,
-  type DbKind,
-  type Load,
-} from './lib.js';
+import { endpointUsage, intOption, namespaceRow, pageCosts, parseEndpointArgs, parseLoadOptions, parseRunOptions, runEndpointBench, UsageError } from './lib.js';
+import type { BenchServer, Endpoint, EndpointOptions, ExplainNotes, Measurement, ReportSpec, SeedingChildSpec, SeedingContext } from './lib.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const API = '/api/v1';
@@ -74,117 +49,54 @@ const LIMITS = { duration: 60, warmup: 30, connections: 128, tags: 100_000, move
 const BATCH = 1000;
 const MINUTE = 60_000;
 
-const USAGE = `Usage: npx tsx bench/tags.ts [options]
-
-  --db pglite|postgres     database behind our server (default pglite, in memory)
-  --database-url URL       Postgres server for --db postgres (default ${DEFAULT_PG_URL});
-                           a scratch database bench_<random> is created on it and dropped afterwards
-  --duration S             measured seconds per endpoint (default 5, max ${LIMITS.duration})
-  --warmup S               unmeasured warm-up seconds per endpoint (default 2, max ${LIMITS.warmup})
-  --connections N          concurrent connections (default 10, max ${LIMITS.connections})
-  --tags N                 tags (tag-00001..) in the repository for the large run (default 10000, max ${LIMITS.tags})
+const USAGE = endpointUsage(
+  'bench/tags.ts',
+  LIMITS,
+  `  --tags N                 tags (tag-00001..) in the repository for the large run (default 10000, max ${LIMITS.tags})
   --small-tags N           tags for the small run (default 1000; 0 skips the small run)
   --moves N                lifetimes of the tag "${MOVED}" (default 1000, max ${LIMITS.moves}): N-1 ended, the last open
   --deep-page N            the page of the whole history the "list deep" run hammers (default 100;
                            capped to the last page that has a next one)
-  --history-page N         the page of "${MOVED}"'s history the "history" deep run hammers (default 5; capped likewise)
-  --explain                print EXPLAIN (ANALYZE, BUFFERS) of each endpoint's SELECTs at the large size
-  --keep-db                with --db postgres, keep the seeded scratch database for manual EXPLAIN
-                           (its name is printed; drop it yourself afterwards)
-  --log-level L            our server's LOG_LEVEL (default silent)
-  --no-pin                 do not pin the load generator to CPU 0 and the server to CPU 1
-  --no-count-queries       do not count database queries
-  --wait-quiet S           before each endpoint, wait up to S seconds for other processes to leave the
-                           machine idle (under 20% of a core for 3 s in a row); default 0 (do not wait)
-  --retries N              re-measure an endpoint up to N times when other processes (not our server,
-                           the load generator or, with postgres, our database's backends) used more
-                           than 25% of a core during it (default 2 with --wait-quiet, else 0)
-  --json FILE              also write the results as JSON
-  -h, --help
-
-What gets seeded: org ${ORG} with the private repository ${REPO} (the benchmark user has a direct read
+  --history-page N         the page of "${MOVED}"'s history the "history" deep run hammers (default 5; capped likewise)`,
+  `What gets seeded: org ${ORG} with the private repository ${REPO} (the benchmark user has a direct read
 grant on it, and a token with scope ${SCOPE}); two OCI image manifests (one layer each); tags
 tag-00001..tag-NNNNN, live, tag i starting i minutes after a fixed point in the past (the tags added
 when the repository grows are the newest); the tag ${MOVED} with --moves contiguous lifetimes spread
 over the first --small-tags tags' minutes (half a minute off theirs), alternating between the two
-manifests, the last one open. Nothing is hidden, so listRepoTags' history has N + moves lifetimes.`;
+manifests, the last one open. Nothing is hidden, so listRepoTags' history has N + moves lifetimes.`,
+);
 
 // ------------------------------------------------------------------------------------------------
 // Options
 
-interface Options {
-  db: DbKind;
-  databaseUrl: string;
-  duration: number;
-  warmup: number;
-  connections: number;
+interface Options extends EndpointOptions {
   tags: number;
   smallTags: number;
   moves: number;
   deepPage: number;
   historyPage: number;
-  explain: boolean;
-  keepDb: boolean;
-  logLevel: string;
-  pin: boolean;
-  countQueries: boolean;
-  waitQuiet: number;
-  retries: number;
-  json?: string;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      db: { type: 'string', default: 'pglite' },
-      'database-url': { type: 'string', default: DEFAULT_PG_URL },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      connections: { type: 'string' },
-      tags: { type: 'string' },
-      'small-tags': { type: 'string' },
-      moves: { type: 'string' },
-      'deep-page': { type: 'string' },
-      'history-page': { type: 'string' },
-      explain: { type: 'boolean', default: false },
-      'keep-db': { type: 'boolean', default: false },
-      'log-level': { type: 'string', default: 'silent' },
-      'no-pin': { type: 'boolean', default: false },
-      'no-count-queries': { type: 'boolean', default: false },
-      'wait-quiet': { type: 'string' },
-      retries: { type: 'string' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = parseEndpointArgs(argv, {
+    tags: { type: 'string' },
+    'small-tags': { type: 'string' },
+    moves: { type: 'string' },
+    'deep-page': { type: 'string' },
+    'history-page': { type: 'string' },
   });
-  if (values.help) return 'help';
-  const databaseUrl = values['database-url']!;
-  const db = checkDatabase(values.db, databaseUrl);
+  if (values === 'help') return 'help';
   const tags = intOption('tags', values.tags, 10_000, 100, LIMITS.tags);
   const smallTags = intOption('small-tags', values['small-tags'], Math.min(1000, tags), 0, tags);
   if (smallTags > 0 && smallTags < 100) throw new UsageError('--small-tags must be 0 or at least 100');
   return {
-    db,
-    databaseUrl,
-    duration: intOption('duration', values.duration, 5, 1, LIMITS.duration),
-    warmup: intOption('warmup', values.warmup, 2, 0, LIMITS.warmup),
-    connections: intOption('connections', values.connections, 10, 1, LIMITS.connections),
+    ...parseLoadOptions(values, LIMITS),
     tags,
     smallTags,
     moves: intOption('moves', values.moves, 1000, 2, LIMITS.moves),
     deepPage: intOption('deep-page', values['deep-page'], 100, 2, LIMITS.deepPage),
     historyPage: intOption('history-page', values['history-page'], 5, 2, LIMITS.historyPage),
-    explain: values.explain!,
-    keepDb: values['keep-db']!,
-    logLevel: values['log-level']!,
-    pin: !values['no-pin'],
-    countQueries: !values['no-count-queries'],
-    waitQuiet: intOption('wait-quiet', values['wait-quiet'], 0, 0, 600),
-    retries: intOption('retries', values.retries, values['wait-quiet'] ? 2 : 0, 0, 5),
-    json: values.json,
+    ...parseRunOptions(values),
   };
 }
 
@@ -209,70 +121,23 @@ function imageManifest(n: number): Buffer {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Child side: one server, driven over the IPC channel.
+// Child side: one server, driven over the IPC channel (serveSeededChild() in lib.ts).
 
-interface ChildSpec {
-  db: DbKind;
-  url?: string;
+interface ChildSpec extends SeedingChildSpec {
   moves: number;
   /** Over how many of the first tags' minutes the moved tag's lifetimes are spread. */
   spread: number;
-  logLevel: string;
-  countQueries: boolean;
 }
 
-interface ExplainItem {
-  key: string;
-  sql: string;
-  params: unknown[];
-  plan: string;
-  execMs: number;
-  seqScans: string[];
-  indexes: string[];
-}
+type Seed = { tags: number };
+type Seeded = { tags: number; rows: Record<string, number> };
 
-type ToChild = { type: 'seed'; tags: number } | { type: 'reset' } | { type: 'stats' } | { type: 'capture' } | { type: 'explain' } | { type: 'stop' };
-type FromChild =
-  | { type: 'ready'; port: number; token: string; username: string }
-  | { type: 'seeded'; tags: number; ms: number; rows: Record<string, number> }
-  | { type: 'stats'; cpuUs: number; wallMs: number; queries: number; byQuery: Record<string, number> }
-  | { type: 'explained'; items: ExplainItem[] }
-  | { type: 'ack' }
-  | { type: 'error'; message: string };
-
-async function runChild(spec: ChildSpec): Promise<void> {
-  const send = (m: FromChild) => process.send!(m);
-  followParent();
-
-  const { sql, CompiledQuery } = await import('kysely');
-  type Db = import('kysely').Kysely<import('../src/db/schema.js').DB>;
-
-  const counter = new QueryCounter();
-  const meter = new ChildMeter(counter);
-  // Without counting, the counter still captures the queries that --explain replays.
-  const plugin = spec.countQueries ? counter : counter.captureOnly();
-  const { app, opened, user: benchUser, token } = await startOurApp({ db: spec.db, url: spec.url, logLevel: spec.logLevel, plugin, scope: SCOPE });
-  const username = benchUser.username;
-  const raw: Db = opened.db;
+/** Seeds the organization, its repository and two manifests; the `seed` messages grow the tags (the first also seeds the moved tag). */
+async function seeder(spec: ChildSpec, { db: raw, user: benchUser }: SeedingContext): Promise<(m: Seed) => Promise<Seeded>> {
+  const { sql } = await import('kysely');
 
   // --- the organization, its repository (read-granted to the benchmark user) and two manifests
-  const org = await raw
-    .insertInto('namespace')
-    .values({
-      uuid: randomUUID(),
-      username: ORG,
-      email: `${ORG}@example.com`,
-      organization: true,
-      verified: true,
-      password_hash: null,
-      last_invalid_login: null,
-      given_name: null,
-      family_name: null,
-      company: null,
-      location: null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const org = await raw.insertInto('namespace').values(namespaceRow(ORG, true)).returning('id').executeTakeFirstOrThrow();
   const repo = await raw
     .insertInto('repository')
     .values({ namespace_id: org.id, name: REPO, visibility: 'private', description: 'Seeded by bench/tags.ts', badge_token: randomUUID() })
@@ -351,125 +216,16 @@ async function runChild(spec: ChildSpec): Promise<void> {
     };
   }
 
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as { port: number }).port;
-
-  /** EXPLAIN ANALYZE of every captured SELECT, compiled exactly as the server ran it. */
-  async function explainCaptured(): Promise<ExplainItem[]> {
-    const nodes = counter.stopCapture();
-    const out: ExplainItem[] = [];
-    const executor = raw.getExecutor();
-    for (const { node, queryId, key } of nodes) {
-      const compiled = executor.compileQuery(node as never, queryId as never);
-      if (!/^\s*(select|with)\b/i.test(compiled.sql)) continue;
-      const res = await raw.executeQuery(CompiledQuery.raw(`explain (analyze, buffers, verbose off) ${compiled.sql}`, [...compiled.parameters]));
-      const lines = (res.rows as Record<string, string>[]).map((r) => Object.values(r)[0]);
-      const exec = lines.map((l) => /Execution Time: ([\d.]+) ms/.exec(l)).find(Boolean);
-      const seqScans = lines.map((l) => /Seq Scan on (\w+)(?: (\w+))?/.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => (m[2] && m[2] !== m[1] ? `${m[1]} ${m[2]}` : m[1]));
-      const indexes = [...new Set(lines.map((l) => /(?:Index (?:Only )?Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)/.exec(l)?.[1]).filter((x): x is string => !!x))];
-      out.push({ key, sql: compiled.sql, params: [...compiled.parameters], plan: lines.join('\n'), execMs: exec ? Number(exec[1]) : NaN, seqScans, indexes });
-    }
-    return out;
-  }
-
-  process.on('message', (m: ToChild) => {
-    void (async () => {
-      switch (m.type) {
-        case 'seed': {
-          const t0 = performance.now();
-          const rows = await seed(m.tags);
-          send({ type: 'seeded', tags: seeded, ms: performance.now() - t0, rows });
-          break;
-        }
-        case 'reset':
-          meter.reset();
-          send({ type: 'ack' });
-          break;
-        case 'stats':
-          send(meter.stats());
-          break;
-        case 'capture':
-          counter.startCapture();
-          send({ type: 'ack' });
-          break;
-        case 'explain':
-          send({ type: 'explained', items: await explainCaptured() });
-          break;
-        case 'stop':
-          await app.close();
-          await opened.close();
-          process.exit(0);
-      }
-    })().catch((err: Error) => send({ type: 'error', message: err.stack ?? err.message }));
-  });
-  send({ type: 'ready', port, token, username });
+  return async (m) => {
+    const rows = await seed(m.tags);
+    return { tags: seeded, rows };
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
-// Parent side: start the server, seed, generate load, report.
+// Parent side: seed, measure, report (runEndpointBench() in lib.ts starts the server and prints).
 
-interface Server {
-  proc: ServerChild<ToChild, FromChild>;
-  port: number;
-  token: string;
-  username: string;
-  /** With --db postgres: a connection to the scratch database, to find our backends' pids. */
-  pg?: import('pg').Client;
-}
-
-/** CPU seconds (user + system) of a process so far, from /proc; undefined once it is gone. */
-function procCpuS(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
-/** The backends serving our scratch database (not the probe connection itself), with their CPU so far. */
-async function dbBackends(s: Server): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  if (!s.pg) return out;
-  const r = await s.pg.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
-  for (const { pid } of r.rows) {
-    const cpu = procCpuS(pid);
-    if (cpu !== undefined) out.set(pid, cpu);
-  }
-  return out;
-}
-
-async function startServer(spec: ChildSpec, o: Options): Promise<Server> {
-  const { server, ready } = await ServerChild.start<ToChild, FromChild>(SELF, spec, o.pin ? 1 : undefined);
-  return { proc: server, port: ready.port, token: ready.token, username: ready.username };
-}
-
-/** GET `urlPath` as the benchmark user for `seconds`. */
-function runLoad(s: Server, o: Options, urlPath: string, seconds: number): Promise<Load> {
-  return generateLoad({ port: s.port, path: urlPath, token: s.token, connections: o.connections, seconds });
-}
-
-async function getJson(s: Server, urlPath: string): Promise<{ status: number; body: string; json: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${s.port}${urlPath}`, { headers: { authorization: `Bearer ${s.token}` } });
-  const body = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, body, json };
-}
-
-interface Endpoint {
-  label: string;
-  /** What the p50 ratio compares across sizes: the label, with the page number for pages. */
-  key: string;
-  page?: number;
-  url: string;
-  check: (json: unknown) => string | undefined;
-}
+type Server = BenchServer<Seed, Seeded>;
 
 type TagsBody = { tags?: { name: string; start_ts?: number; end_ts?: number; manifest_digest?: string }[]; page?: number; has_additional?: boolean };
 
@@ -544,268 +300,71 @@ function endpointsFor(o: Options, size: number, pageK: number | undefined): Endp
   return out;
 }
 
-interface Measurement extends Load {
-  size: number;
-  label: string;
-  key: string;
-  page?: number;
-  url: string;
-  bodyBytes: number;
-  serverCpuPct: number;
-  serverCpuUsPerReq: number;
-  loadgenCpuPct: number;
-  /** Our database's backends (postgres only), % of one core. */
-  dbCpuPct: number;
-  otherCpuPct: number;
-  quiet: boolean;
-  attempts: number;
-  queriesPerReq?: number;
-  byQuery?: Record<string, number>;
-}
+/** An endpoint's name on the progress line and in its EXPLAIN heading. */
+const title = (e: Endpoint) => `${e.label}${e.page && e.page > 1 ? ` (page ${e.page})` : ''}`;
 
-async function measure(s: Server, o: Options, size: number, e: Endpoint): Promise<Measurement> {
-  let m: Measurement | undefined;
-  for (let attempt = 1; attempt <= o.retries + 1; attempt++) {
-    m = { ...(await measureOnce(s, o, size, e)), attempts: attempt };
-    if (!(m.otherCpuPct > 25) && m.quiet) break;
-    if (attempt <= o.retries) process.stderr.write(`  (other processes used ${f(m.otherCpuPct)}% of a core: measuring again)\n`);
+/** Seeds --small-tags then --tags tags and measures the endpoints at each size. */
+async function measureSizes(s: Server, opts: Options): Promise<{ measurements: Measurement[]; explains: string[] }> {
+  const ms: Measurement[] = [];
+  const explains: string[] = [];
+  let pageK: number | undefined;
+  const sizes = opts.smallTags && opts.smallTags !== opts.tags ? [opts.smallTags, opts.tags] : [opts.tags];
+  for (const size of sizes) {
+    process.stderr.write(`seeding ${ORG}/${REPO} to ${size} tags... `);
+    const seeded = await s.seed({ tags: size });
+    process.stderr.write(`${(seeded.ms / 1000).toFixed(1)} s\n`);
+    const expected = { tag: size + opts.moves, live: size + 1, [MOVED]: opts.moves, manifest: 2 };
+    if (JSON.stringify(seeded.rows) !== JSON.stringify(expected)) throw new Error(`seeded ${JSON.stringify(seeded.rows)}, expected ${JSON.stringify(expected)}`);
+    const endpoints = endpointsFor(opts, size, size === opts.tags ? pageK : undefined);
+    console.log(`\n${size} tags: table rows ${JSON.stringify(seeded.rows)}; history ${size + opts.moves} lifetimes (${Math.ceil((size + opts.moves) / LIST_LIMIT)} pages of ${LIST_LIMIT})`);
+    if (size !== opts.tags) pageK = endpoints.find((e) => e.label === 'list deep')?.page;
+    if (opts.explain && size === opts.tags) {
+      // Before any load, so that no queued request of a load run is captured with these.
+      explains.push(...(await s.explain(endpoints, (e) => `${title(e)} at ${size} tags: ${e.url}`, EXPLAIN)));
+    }
+    for (const e of endpoints) ms.push(await s.measure(opts, size, e, `[${size} tags] ${title(e)}`));
   }
-  return m!;
-}
-
-async function measureOnce(s: Server, o: Options, size: number, e: Endpoint): Promise<Omit<Measurement, 'attempts'>> {
-  const quiet = o.waitQuiet > 0 ? await waitQuiet(o.waitQuiet) : true;
-  process.stderr.write(`[${size} tags] ${e.label}${e.page && e.page > 1 ? ` (page ${e.page})` : ''}: `);
-  const r = await getJson(s, e.url);
-  if (r.status !== 200) throw new Error(`GET ${e.url} answered ${r.status}: ${r.body.slice(0, 300)}`);
-  const bad = e.check(r.json);
-  if (bad) throw new Error(`GET ${e.url}: ${bad}`);
-  if (o.warmup > 0) {
-    process.stderr.write(`warm-up ${o.warmup}s... `);
-    await runLoad(s, o, e.url, o.warmup);
-  }
-  await s.proc.ask({ type: 'reset' }, 'ack');
-  process.stderr.write(`measuring ${o.duration}s... `);
-  const db0 = await dbBackends(s);
-  const machine0 = cpuTimes();
-  const self0 = process.cpuUsage();
-  const load = await runLoad(s, o, e.url, o.duration);
-  const self = process.cpuUsage(self0);
-  const machine1 = cpuTimes();
-  let dbCpuS = 0;
-  for (const [pid, before] of db0) {
-    const after = procCpuS(pid);
-    if (after !== undefined) dbCpuS += after - before;
-  }
-  const dbCpuPct = (dbCpuS / load.seconds) * 100;
-  const stats = await s.proc.ask({ type: 'stats' }, 'stats');
-  const serverCpuPct = (stats.cpuUs / 1000 / stats.wallMs) * 100;
-  const loadgenCpuPct = ((self.user + self.system) / 1000 / (load.seconds * 1000)) * 100;
-  process.stderr.write(`${load.rps.toFixed(0)} req/s\n`);
-  return {
-    size,
-    label: e.label,
-    key: e.key,
-    page: e.page,
-    url: e.url,
-    ...load,
-    bodyBytes: Buffer.byteLength(r.body),
-    serverCpuPct,
-    serverCpuUsPerReq: stats.cpuUs / Math.max(1, load.requests),
-    loadgenCpuPct,
-    dbCpuPct,
-    otherCpuPct:
-      machine0 && machine1
-        ? Math.max(0, ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * os.cpus().length * 100 - serverCpuPct - loadgenCpuPct - dbCpuPct)
-        : NaN,
-    quiet,
-    queriesPerReq: o.countQueries ? stats.queries / Math.max(1, load.requests) : undefined,
-    byQuery: o.countQueries ? stats.byQuery : undefined,
-  };
+  return { measurements: ms, explains };
 }
 
 // --- Report -------------------------------------------------------------------------------------
 
-function report(o: Options, ms: Measurement[]): string {
-  const header = ['tags', 'endpoint', 'page', 'req/s', 'p50 ms', 'p99 ms', 'body B', 'non2xx/err', 'srv CPU%', 'srv µs/req', 'db CPU%', 'db µs/req', 'gen CPU%', 'other CPU%', 'queries/req'];
-  const rows = [header];
-  for (const m of ms) {
-    rows.push([
-      String(m.size),
-      m.label,
-      m.page ? String(m.page) : '',
-      f(m.rps),
-      f(m.p50, 2),
-      f(m.p99, 2),
-      String(m.bodyBytes),
-      `${m.non2xx}/${m.errors + m.timeouts}`,
-      f(m.serverCpuPct),
-      f(m.serverCpuUsPerReq),
-      o.db === 'postgres' ? f(m.dbCpuPct) : '-',
-      o.db === 'postgres' ? f((m.dbCpuPct / 100 / m.rps) * 1e6) : '-',
-      f(m.loadgenCpuPct),
-      f(m.otherCpuPct),
-      f(m.queriesPerReq, 2),
-    ]);
-  }
-  const out = [table(rows, 2)];
-
+const REPORT: ReportSpec = {
+  sizeColumn: 'tags',
   // Flat cost: the same endpoint (and the same page number) at the small and the large size.
-  const sizes = [...new Set(ms.map((m) => m.size))].sort((a, b) => a - b);
-  if (sizes.length === 2) {
-    const [small, large] = sizes;
-    out.push('', `cost as the repository grows (${small} -> ${large} tags; ratio large/small, 1.00 = flat; CPU = server${o.db === 'postgres' ? ' + database backends' : ''} per request):`);
-    const crows = [['endpoint', 'page', `p50 @${small}`, `p50 @${large}`, 'p50 ratio', `p99 @${small}`, `p99 @${large}`, `CPU µs @${small}`, `CPU µs @${large}`, 'CPU ratio', `req/s @${small}`, `req/s @${large}`]];
-    const totalUs = (m: Measurement) => m.serverCpuUsPerReq + (m.dbCpuPct / 100 / Math.max(1e-9, m.rps)) * 1e6;
-    for (const a of ms.filter((m) => m.size === small)) {
-      const b = ms.find((m) => m.size === large && m.key === a.key);
-      if (!b) continue;
-      crows.push([
-        a.label.replace(/ p\w+$/, ''),
-        a.page ? String(a.page) : '',
-        f(a.p50, 2),
-        f(b.p50, 2),
-        f(b.p50 / a.p50, 2),
-        f(a.p99, 2),
-        f(b.p99, 2),
-        f(totalUs(a)),
-        f(totalUs(b)),
-        f(totalUs(b) / totalUs(a), 2),
-        f(a.rps),
-        f(b.rps),
-      ]);
-    }
-    out.push(table(crows, 2));
-  }
-  const bySize = new Map<number, Measurement[]>();
-  for (const m of ms) bySize.set(m.size, [...(bySize.get(m.size) ?? []), m]);
-  for (const [size, list] of bySize) {
+  comparison: { what: 'repository', unit: 'tags', key: (m) => m.key, endpoint: (m) => m.label.replace(/ p\w+$/, ''), p99: true },
+  pageLines: (size, list) => {
+    const out: string[] = [];
     for (const kind of ['list', 'history']) {
       const pages = list.filter((m) => m.label.startsWith(kind) && m.page);
-      if (pages.length > 1) {
-        const p1 = pages[0];
-        out.push(`cost by page number (${kind}) at ${size} tags: ${pages.map((m) => `page ${m.page} p50 ${f(m.p50, 2)} ms (${f(m.p50 / p1.p50, 2)}x)`).join(', ')}`);
-      }
+      if (pages.length > 1) out.push(`cost by page number (${kind}) at ${size} tags: ${pageCosts(pages)}`);
     }
-  }
+    return out;
+  },
+  labelWidth: 10,
+};
 
-  out.push('', 'queries per request, by kind and first table:');
-  for (const m of ms) {
-    if (!m.byQuery) continue;
-    const perReq = Object.entries(m.byQuery)
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k} ${(n / Math.max(1, m.requests)).toFixed(2)}`)
-      .join(', ');
-    out.push(`  ${String(m.size).padStart(6)} ${m.label.padEnd(10)}: ${perReq || 'none'}`);
-  }
-  for (const m of ms) {
-    if (m.non2xx || m.errors || m.timeouts) out.push(`WARNING: ${m.size} ${m.label} had ${m.non2xx} non-2xx, ${m.errors} errors, ${m.timeouts} timeouts`);
-    if (!m.quiet || m.otherCpuPct > 25) {
-      out.push(`WARNING: the machine was not quiet during ${m.size} ${m.label} (other CPU ${f(m.otherCpuPct)}% of a core): numbers are noisy`);
-    }
-  }
-  return out.join('\n');
-}
-
-function machineNotes(o: Options): string {
-  return [
-    machineLine(),
-    `db ${o.db}; ${o.connections} connections, warm-up ${o.warmup}s, measured ${o.duration}s per endpoint`,
-    o.pin ? 'pinned: load generator on CPU 0, server on CPU 1' + (o.db === 'postgres' ? ' (Postgres backends unpinned; their CPU is the db CPU% column)' : '') : 'not pinned',
-    `${ORG}/${REPO}: ${o.smallTags ? `${o.smallTags} then ` : ''}${o.tags} tags, and "${MOVED}" with ${o.moves} lifetimes; token scope: ${SCOPE}`,
-  ].join('\n');
-}
-
-function explainReport(endpoint: string, items: ExplainItem[]): string {
-  const out = [`--- EXPLAIN ${endpoint}: ${items.length} SELECT(s)`];
-  for (const it of items) {
-    const notes = [it.indexes.length ? `indexes: ${it.indexes.join(', ')}` : '', it.seqScans.length ? `Seq Scan: ${it.seqScans.join(', ')}` : ''].filter(Boolean);
-    out.push(`  ${f(it.execMs, 3).padStart(8)} ms  ${it.key}${notes.length ? `  [${notes.join('; ')}]` : ''}`);
-  }
-  // The full plan of every query on tag (the ones this benchmark is about) and of the costliest
-  // one. The other tables hold a row or two here, so their sequential scans are expected and only
-  // listed above.
-  const costliest = [...items].sort((a, b) => b.execMs - a.execMs)[0];
-  for (const it of items) {
-    if (it !== costliest && !/\btag$/.test(it.key)) continue;
-    out.push('', `  SQL: ${it.sql.replace(/\s+/g, ' ')}`, `  params: ${JSON.stringify(it.params)}`, it.plan.replace(/^/gm, '    '));
-  }
-  return out.join('\n');
-}
+/**
+ * The indexes used and sequential scans noted; the full plan of every query on tag (the ones this
+ * benchmark is about) and of the costliest one. The other tables hold a row or two here, so their
+ * sequential scans are expected and only noted.
+ */
+const EXPLAIN: ExplainNotes = {
+  notes: (it) => [it.indexes.length ? `indexes: ${it.indexes.join(', ')}` : '', it.seqScans.length ? `Seq Scan: ${it.seqScans.join(', ')}` : ''].filter(Boolean),
+  full: (it) => /\btag$/.test(it.key),
+};
 
 // --- Main ---------------------------------------------------------------------------------------
 
-async function main(): Promise<number> {
-  const spec = childSpec<ChildSpec>();
-  if (spec) {
-    await runChild(spec);
-    return -1; // keep running; the parent stops us
-  }
-  const opts = parseCommandLine(parseOptions, USAGE);
-  if (typeof opts === 'number') return opts;
-  if (opts.pin) opts.pin = pinSelf();
-
-  const runs = (opts.smallTags ? 7 : 0) + 8;
-  const run = new Run(runs * (opts.retries + 1) * (opts.warmup + opts.duration + (opts.waitQuiet || 0) + 30) + Math.ceil((opts.tags + opts.moves) / 50) + 300, opts.keepDb);
-  try {
-    const dbUrl = opts.db === 'postgres' ? await run.createScratchDatabase(opts.databaseUrl) : undefined;
-    console.log(machineNotes(opts));
-    process.stderr.write('starting server... ');
-    const s = await startServer(
-      { db: opts.db, url: dbUrl, moves: opts.moves, spread: opts.smallTags || opts.tags, logLevel: opts.logLevel, countQueries: opts.countQueries },
-      opts,
-    );
-    if (dbUrl) {
-      const { default: pg } = await import('pg');
-      s.pg = new pg.Client({ connectionString: dbUrl });
-      // Dropping the scratch database on SIGINT ends this connection; that must not crash the run.
-      s.pg.on('error', () => {});
-      await s.pg.connect();
-    }
-    process.stderr.write('ready\n');
-    const ms: Measurement[] = [];
-    const explains: string[] = [];
-    try {
-      let pageK: number | undefined;
-      const sizes = opts.smallTags && opts.smallTags !== opts.tags ? [opts.smallTags, opts.tags] : [opts.tags];
-      for (const size of sizes) {
-        process.stderr.write(`seeding ${ORG}/${REPO} to ${size} tags... `);
-        const seeded = await s.proc.ask({ type: 'seed', tags: size }, 'seeded', 600_000);
-        process.stderr.write(`${(seeded.ms / 1000).toFixed(1)} s\n`);
-        const expected = { tag: size + opts.moves, live: size + 1, [MOVED]: opts.moves, manifest: 2 };
-        if (JSON.stringify(seeded.rows) !== JSON.stringify(expected)) throw new Error(`seeded ${JSON.stringify(seeded.rows)}, expected ${JSON.stringify(expected)}`);
-        const endpoints = endpointsFor(opts, size, size === opts.tags ? pageK : undefined);
-        console.log(`\n${size} tags: table rows ${JSON.stringify(seeded.rows)}; history ${size + opts.moves} lifetimes (${Math.ceil((size + opts.moves) / LIST_LIMIT)} pages of ${LIST_LIMIT})`);
-        if (size !== opts.tags) pageK = endpoints.find((e) => e.label === 'list deep')?.page;
-        if (opts.explain && size === opts.tags) {
-          // Before any load, so that no queued request of a load run is captured with these.
-          for (const e of endpoints) {
-            await s.proc.ask({ type: 'capture' }, 'ack');
-            const r = await getJson(s, e.url);
-            if (r.status !== 200) throw new Error(`GET ${e.url} answered ${r.status}`);
-            const { items } = await s.proc.ask({ type: 'explain' }, 'explained', 120_000);
-            explains.push(explainReport(`${e.label}${e.page && e.page > 1 ? ` (page ${e.page})` : ''} at ${size} tags: ${e.url}`, items));
-          }
-        }
-        for (const e of endpoints) ms.push(await measure(s, opts, size, e));
-      }
-    } finally {
-      await s.pg?.end().catch(() => {});
-      await s.proc.stop();
-    }
-    console.log('');
-    console.log(report(opts, ms));
-    if (explains.length) console.log(`\n${explains.join('\n\n')}`);
-    if (opts.json) {
-      writeFileSync(opts.json, JSON.stringify({ options: opts, machine: { node: process.version, cpus: os.cpus().map((c) => c.model) }, measurements: ms }, null, 2));
-    }
-    return 0;
-  } catch (err) {
-    console.error(`\n${(err as Error).stack ?? err}`);
-    return 1;
-  } finally {
-    await run.cleanup();
-  }
-}
-
-runMain(main);
+runEndpointBench({
+  script: SELF,
+  scope: SCOPE,
+  seeder,
+  spec: (o, url) => ({ db: o.db, url, moves: o.moves, spread: o.smallTags || o.tags, logLevel: o.logLevel, countQueries: o.countQueries }),
+  usage: USAGE,
+  parse: parseOptions,
+  budget: (o) => ({ runs: (o.smallTags ? 7 : 0) + 8, rows: o.tags + o.moves }),
+  seeded: (o) => `${ORG}/${REPO}: ${o.smallTags ? `${o.smallTags} then ` : ''}${o.tags} tags, and "${MOVED}" with ${o.moves} lifetimes; token scope: ${SCOPE}`,
+  measure: measureSizes,
+  report: REPORT,
+});
