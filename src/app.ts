@@ -95,6 +95,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH, querystringParser: parseQuery },
     frameworkErrors: frameworkErrorHandler(() => self!),
     clientErrorHandler: clientErrorHandler(() => baseUrl),
+    // Plugins may take long to start, legitimately: the database plugin creates an embedded
+    // cluster on a first start and runs migrations (a backfill over a large table takes minutes).
+    // Fastify's default (10 s) would kill a slow but healthy start; a hung one is the operator's
+    // to see in the log.
+    pluginTimeout: 0,
   });
   self = app;
   // Before every other hook: no input reaches authentication, a handler or a query unchecked.

@@ -52,5 +52,5 @@ describe('command line', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 90_000); // seven CLI processes, each starting the embedded database: ~15 s quiet, more under load
 });

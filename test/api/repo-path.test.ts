@@ -42,9 +42,12 @@ describe('extended repository names through the router', () => {
   afterAll(() => t?.close());
 
   it('routes a multi-segment name to the route of its suffix', async () => {
-    const res = await t.inject('/api/v1/repository/ns/team/app/tag/');
+    const res = await t.inject('/api/v1/repository/ns/team/app/build/');
     expect(res.statusCode).toBe(501);
-    expect(res.json().detail).toContain('listRepoTags');
+    expect(res.json().detail).toContain('getRepoBuilds');
+    // A served suffix route: its access check runs for the name `team/app` (anonymous: 401).
+    const tags = await t.inject('/api/v1/repository/ns/team/app/tag/');
+    expect(tags.statusCode).toBe(401);
     const mirror = await t.inject({ method: 'PUT', url: '/api/v1/repository/ns/team/app/mirror' });
     expect(mirror.json().detail).toContain('changeRepoMirrorConfig');
     // The bare repository route gets the whole rest as the name: unknown namespace → 403/401.

@@ -3,6 +3,7 @@
 // deprecated image list, the audit kinds with Quay's metadata, and what is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRows, bearer, makeUser, tokenFor, uniqueName, type TestUser } from '../helpers/factories.js';
+import { collectGarbage } from '../../src/jobs/gc.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { expectError, makeImage, makeIndex, RegistryClient, repoScope, type Manifest } from '../helpers/registry.js';
 
@@ -371,6 +372,32 @@ describe('the repository views that tags fill', () => {
     await remove(api, 'old');
     expect((await list()).find((r) => `${alice.username}/${r.name}` === name)!.last_modified).toBeNull();
     expect((await t.inject({ method: 'GET', url: api, headers: h })).json().tags).toEqual({});
+  });
+});
+
+describe('expiry', () => {
+  it('an expired tag is no longer live at its end, restorable through the window, and collected after it (time injected)', async () => {
+    const { name, c, api } = await newRepo();
+    const img = makeImage();
+    await c.pushImage(name, img, 'x');
+    const start = (await history(api)).tags[0].start_ts!;
+    expect((await change(api, 'x', { expiration: Math.floor(Date.now() / 1000) + 7200 })).statusCode).toBe(201);
+    const endMs = (start + (Math.floor(Date.now() / 1000) + 7200 - start)) * 1000;
+    const windowMs = 1209600 * 1000;
+    const sweep = (at: number) => collectGarbage({ db: t.app.db, storage: t.app.storage }, { graceS: 3600, now: at });
+    const manifestRows = () => t.app.db.selectFrom('manifest').select('id').where('digest', '=', img.manifest.digest).execute();
+
+    // Before its end, nothing is collected; after its end, within the window, still nothing.
+    await sweep(endMs - 1000);
+    await sweep(endMs + windowMs - 60_000);
+    expect(await manifestRows()).toHaveLength(1);
+    expect((await history(api, '?specificTag=x')).tags).toHaveLength(1);
+    // After the window: the lifetime and then the manifest go.
+    await sweep(endMs + windowMs + 60_000);
+    await sweep(endMs + windowMs + 2 * 3600_000);
+    expect((await history(api, '?specificTag=x')).tags).toEqual([]);
+    expect(await manifestRows()).toEqual([]);
+    expect((await restore(api, 'x', { manifest_digest: img.manifest.digest })).statusCode).toBe(404);
   });
 });
 

@@ -63,5 +63,7 @@ describe('kill -9 durability of the embedded database', () => {
         expect(await stop(again)).toEqual({ code: 0, signal: null });
       }
     }
-  });
+    // Four server starts (two of them after a kill -9, with recovery): about 20 s on a quiet
+    // 2-core machine, more under load; the suite's 30 s default is too tight for it.
+  }, 90_000);
 });
