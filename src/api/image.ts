@@ -13,7 +13,8 @@ import { listTagHistory } from '../db/tags.js';
 import { notFound } from '../lib/api-error.js';
 import { formatDate } from '../lib/dates.js';
 import { LegacyImageIds } from '../registry/legacy-ids.js';
-import { LIST_TYPES, manifestLayers, placeholderImage } from './manifest.js';
+import { MANIFEST_LISTS } from '../registry/manifest-types.js';
+import { manifestLayers, placeholderImage } from './manifest.js';
 
 export const OPERATIONS = ['listRepositoryImages', 'getImage'] as const;
 
@@ -86,7 +87,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       const decoded = ids.decode(req.params.image_id);
       if (!repo || !decoded) throw notFound();
       const manifest = await findManifestById(app.db, decoded.manifestId);
-      if (!manifest || Number(manifest.repository_id) !== repo.id || LIST_TYPES.has(manifest.media_type)) throw notFound();
+      if (!manifest || Number(manifest.repository_id) !== repo.id || MANIFEST_LISTS.has(manifest.media_type)) throw notFound();
       const layers = await manifestLayers(app.storage, manifest);
       // Index 0 is the leaf: the top layer, the last in the manifest.
       const position = layers.length - 1 - decoded.index;

@@ -2,7 +2,7 @@
 // with the commands and dates of the image config's history), and its labels: those copied from
 // the image config at push (`manifest`, immutable) and those added through the API (`api`).
 // A manifest is found only while a live visible tag points at it or at an index listing it.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { repoAccess } from '../auth/access.js';
@@ -14,7 +14,9 @@ import { formatDate } from '../lib/dates.js';
 import { firstString } from '../lib/validation.js';
 import { labelMediaType, readImageConfig } from '../registry/image-config.js';
 import { LegacyImageIds } from '../registry/legacy-ids.js';
+import { MANIFEST_LISTS } from '../registry/manifest-types.js';
 import type { BlobDriver } from '../storage/driver.js';
+import { imageRepositoryChecks } from './repo-checks.js';
 
 export const OPERATIONS = ['getRepoManifest', 'listManifestLabels', 'addManifestLabel', 'getManifestLabel', 'deleteManifestLabel'] as const;
 
@@ -24,7 +26,6 @@ const MANIFEST_REF = /^[A-Za-z0-9_+.-]+:[A-Fa-f0-9]+$/;
 const LABEL_KEY = /^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$/;
 const RESERVED_PREFIXES = ['com.docker.', 'io.docker.', 'org.dockerproject.', 'org.opencontainers.', 'io.cncf.', 'io.kubernetes.', 'io.k8s.', 'io.quay', 'com.coreos', 'com.tectonic', 'internal', 'quay'];
 const LABEL_MEDIA_TYPES = ['text/plain', 'application/json'];
-export const LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
 
 const ManifestParams = z.object({ namespace: z.string(), repository: z.string(), manifestref: z.string() });
 const LabelParams = ManifestParams.extend({ labelid: z.string() });
@@ -73,16 +74,6 @@ export function placeholderImage(id: string, created = new Date()) {
   return { id, created: formatDate(created)!, comment: '', command: '', size: 0, uploading: false, sort_index: 0, ancestors: '' };
 }
 
-/** Application repositories have no manifests (501), and labels change only on NORMAL repositories (503). */
-function manifestChecks(o: { write: boolean }) {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const repo = req.target?.repository;
-    if (!repo) return;
-    if (repo.kind === 'application') throw message(501, 'The server does not support the action requested by the browser.');
-    if (o.write && repo.state !== 'NORMAL') throw message(503, `Repository is in read only or mirror mode: RepositoryState.${repo.state}`);
-  };
-}
-
 export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
   const ids = new LegacyImageIds(app.secrets);
 
@@ -100,12 +91,12 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/manifest/:manifestref',
     {
       config: { access: repoAccess('read', { publicOk: true }) },
-      preValidation: manifestChecks({ write: false }),
+      preValidation: imageRepositoryChecks({ write: false }),
       schema: { operationId: 'getRepoManifest', tags: ['manifest'], description: 'Retrieves the manifest of a repository.', params: ManifestParams, response: { 200: RepoManifest } },
     },
     async (req) => {
       const { manifest } = await manifestOf(req);
-      const isList = LIST_TYPES.has(manifest.media_type);
+      const isList = MANIFEST_LISTS.has(manifest.media_type);
       const loaded = isList ? [] : await manifestLayers(app.storage, manifest);
       // 3.6 renders an empty layer list as null, as it does a list's.
       const layers = loaded.length === 0 ? null : loaded;
@@ -125,7 +116,7 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/manifest/:manifestref/labels',
     {
       config: { access: repoAccess('read', { publicOk: true }) },
-      preValidation: manifestChecks({ write: false }),
+      preValidation: imageRepositoryChecks({ write: false }),
       schema: {
         operationId: 'listManifestLabels',
         tags: ['manifest'],
@@ -145,7 +136,7 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/manifest/:manifestref/labels',
     {
       config: { access: repoAccess('write') },
-      preValidation: manifestChecks({ write: true }),
+      preValidation: imageRepositoryChecks({ write: true }),
       schema: {
         operationId: 'addManifestLabel',
         tags: ['manifest'],
@@ -190,7 +181,7 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/manifest/:manifestref/labels/:labelid',
     {
       config: { access: repoAccess('read', { publicOk: true }) },
-      preValidation: manifestChecks({ write: false }),
+      preValidation: imageRepositoryChecks({ write: false }),
       schema: { operationId: 'getManifestLabel', tags: ['manifest'], description: 'Retrieves the label with the specific ID under the manifest.', params: LabelParams, response: { 200: Label } },
     },
     async (req) => {
@@ -205,7 +196,7 @@ export const manifestRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/manifest/:manifestref/labels/:labelid',
     {
       config: { access: repoAccess('write') },
-      preValidation: manifestChecks({ write: true }),
+      preValidation: imageRepositoryChecks({ write: true }),
       schema: {
         operationId: 'deleteManifestLabel',
         tags: ['manifest'],

@@ -11,7 +11,7 @@
 //   layer hands it milliseconds);
 // - history items carry no legacy `docker_image_id`/`image_id` (current Quay's shape); the v1
 //   chain of listTagImages uses the IMAGE section's ids (src/registry/legacy-ids.ts).
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { repoAccess } from '../auth/access.js';
@@ -25,6 +25,8 @@ import { firstString, intParam, quayBool } from '../lib/validation.js';
 import { EXPIRES_AFTER_LABEL, labelledTagEnd } from '../registry/image-config.js';
 import { LegacyImageIds } from '../registry/legacy-ids.js';
 import { placeholderImage } from './manifest.js';
+import { MANIFEST_LISTS } from '../registry/manifest-types.js';
+import { imageRepositoryChecks } from './repo-checks.js';
 import { BAD_REQUEST } from './repository/schemas.js';
 
 export const OPERATIONS = ['listRepoTags', 'changeTag', 'deleteFullTag', 'restoreTag', 'listTagImages'] as const;
@@ -33,7 +35,6 @@ export const OPERATIONS = ['listRepoTags', 'changeTag', 'deleteFullTag', 'restor
 const TAG_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const TAG_ERROR = 'Invalid tag: must match [A-Za-z0-9_.-], NOT start with "." or "-", and can contain 1-128 characters';
 
-const MANIFEST_LIST_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
 
 const TagParams = z.object({ namespace: z.string(), repository: z.string(), tag: z.string() });
 const RepoParams = z.object({ namespace: z.string(), repository: z.string() });
@@ -76,7 +77,7 @@ export function historyItem(r: TagHistoryRow): z.infer<typeof TagHistoryItem> {
     ...(start > 0 ? { start_ts: start } : {}),
     ...(end !== null && end > 0 ? { end_ts: end } : {}),
     manifest_digest: r.digest,
-    is_manifest_list: MANIFEST_LIST_TYPES.has(r.media_type),
+    is_manifest_list: MANIFEST_LISTS.has(r.media_type),
     size: r.layers_size === null ? null : Number(r.layers_size),
     ...(start > 0 ? { last_modified: formatDate(new Date(start * 1000))! } : {}),
     ...(end !== null ? { expiration: formatDate(new Date(end * 1000))! } : {}),
@@ -90,20 +91,6 @@ function target(req: FastifyRequest) {
   return { repo, ns };
 }
 
-/**
- * Route-level checks after the access check and before the body is read, in Quay's decorator
- * order: application repositories have no tags (501), and a repository that is not NORMAL takes
- * no tag change (503).
- */
-function tagChecks(o: { write: boolean }) {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const repo = req.target?.repository;
-    if (!repo) return;
-    if (repo.kind === 'application') throw message(501, 'The server does not support the action requested by the browser.');
-    if (o.write && repo.state !== 'NORMAL') throw message(503, `Repository is in read only or mirror mode: RepositoryState.${repo.state}`);
-  };
-}
-
 export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
   const ids = new LegacyImageIds(app.secrets);
   const minExpiryS = app.config.LABELED_EXPIRATION_MINIMUM;
@@ -113,7 +100,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/tag/',
     {
       config: { access: repoAccess('read', { publicOk: true }) },
-      preValidation: tagChecks({ write: false }),
+      preValidation: imageRepositoryChecks({ write: false }),
       schema: {
         operationId: 'listRepoTags',
         tags: ['tag'],
@@ -148,7 +135,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/tag/:tag',
     {
       config: { access: repoAccess('write') },
-      preValidation: tagChecks({ write: true }),
+      preValidation: imageRepositoryChecks({ write: true }),
       schema: {
         operationId: 'changeTag',
         tags: ['tag'],
@@ -225,7 +212,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/tag/:tag',
     {
       config: { access: repoAccess('write') },
-      preValidation: tagChecks({ write: true }),
+      preValidation: imageRepositoryChecks({ write: true }),
       schema: {
         operationId: 'deleteFullTag',
         tags: ['tag'],
@@ -257,7 +244,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/tag/:tag/restore',
     {
       config: { access: repoAccess('write') },
-      preValidation: tagChecks({ write: true }),
+      preValidation: imageRepositoryChecks({ write: true }),
       schema: {
         operationId: 'restoreTag',
         tags: ['tag'],
@@ -298,7 +285,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
     '/repository/:namespace/:repository/tag/:tag/images',
     {
       config: { access: repoAccess('read', { publicOk: true }) },
-      preValidation: tagChecks({ write: false }),
+      preValidation: imageRepositoryChecks({ write: false }),
       schema: {
         operationId: 'listTagImages',
         tags: ['tag'],
@@ -317,7 +304,7 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
       // The manifest's v1 chain, leaf first, with 3.6's placeholder metadata; `owned` images (those
       // no other tag shares) are never listed, as in 3.6. An index has no chain of its own.
       let count = 0;
-      if (!req.query.owned && !MANIFEST_LIST_TYPES.has(manifest.media_type)) {
+      if (!req.query.owned && !MANIFEST_LISTS.has(manifest.media_type)) {
         try {
           const layers = (JSON.parse(manifest.content.toString('utf8')) as { layers?: unknown }).layers;
           count = Array.isArray(layers) ? layers.length : 0;

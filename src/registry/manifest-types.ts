@@ -15,6 +15,8 @@ export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+
 export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+/** The media types of manifests that list other manifests (is_manifest_list in the REST views). */
+export const MANIFEST_LISTS: ReadonlySet<string> = new Set([DOCKER_LIST, OCI_INDEX]);
 const SCHEMA1 = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
 
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX];
