@@ -78,6 +78,8 @@ export const ConfigSchema = z
     SERVER_HOSTNAME: hostname.optional(),
     PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
     SUPER_USERS: list,
+    /** Users who may read every superuser endpoint and every namespace's read endpoints, and change nothing. */
+    GLOBAL_READONLY_SUPER_USERS: list,
     DATABASE_SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     REGISTRY_TITLE: z.string().default('Project Quay'),
@@ -95,6 +97,12 @@ export const ConfigSchema = z
     FEATURE_USER_INITIALIZE: bool(true),
     FEATURE_ANONYMOUS_ACCESS: bool(true),
     FEATURE_SUPER_USERS: bool(true),
+    /** Superusers (SUPER_USERS) may act on any namespace's repositories, teams and permissions as its admin would. */
+    FEATURE_SUPERUSERS_FULL_ACCESS: bool(false),
+    /** Users may rename their own account (changeUserDetails `username`); robots and repositories follow. */
+    FEATURE_USER_RENAME: bool(false),
+    /** Users may set given_name, family_name, company and location (changeUserDetails). */
+    FEATURE_USER_METADATA: bool(false),
     FEATURE_APP_SPECIFIC_TOKENS: bool(true),
     FEATURE_USER_CREATION: bool(true),
     FEATURE_DIRECT_LOGIN: bool(true),

@@ -19,6 +19,8 @@ import * as prototype from './prototype.js';
 import * as team from './team.js';
 import * as organization from './organization/index.js';
 import * as user from './user.js';
+import * as userAccount from './user-account.js';
+import * as superuser from './superuser/index.js';
 
 /** The guide operations this server serves; everything else in GUIDE_OPERATIONS answers 501. */
 export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
@@ -39,6 +41,8 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...permission.OPERATIONS,
   ...search.OPERATIONS,
   ...user.OPERATIONS,
+  ...userAccount.OPERATIONS,
+  ...superuser.OPERATIONS,
 ]);
 
 const CORS_HEADERS = 'Authorization, Content-Type, X-Requested-With, X-CSRF-Token';
@@ -73,6 +77,8 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(error.errorRoutes);
   await app.register(globalmessages.globalMessageRoutes);
   await app.register(user.userRoutes);
+  await app.register(userAccount.userAccountRoutes);
+  await app.register(superuser.superuserRoutes);
   await app.register(organization.organizationRoutes);
   await app.register(prototype.prototypeRoutes);
   await app.register(team.teamRoutes);

@@ -3,6 +3,7 @@
 // advertises is what is checked.
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
+import type { AuthContext } from './context.js';
 import { effectiveOrgRole, effectiveRepoRole, realOrgRole, realRepoRole } from './permissions.js';
 import {
   allowsSuperuser,
@@ -62,20 +63,63 @@ export function userAccess(role: UserRole, o: Options = {}): AccessRule {
   );
 }
 
-/** A caller who currently holds superuser powers: listed in SUPER_USERS and holding super:user. */
-export function isSuperuser(req: FastifyRequest, config: Config): boolean {
-  const u = req.auth.user;
-  return (
-    config.FEATURE_SUPER_USERS &&
-    u !== null &&
-    config.SUPER_USERS.includes(u.username) &&
-    allowsSuperuser(req.auth.scopes)
-  );
+/**
+ * Who is a superuser, as current Quay (part2 §2.2, §10): `full` for SUPER_USERS, `readonly` for
+ * GLOBAL_READONLY_SUPER_USERS (a name in both lists is a full superuser), whatever credential is in use.
+ */
+export type SuperuserKind = 'full' | 'readonly';
+export function configuredSuperuser(username: string, config: Config): SuperuserKind | null {
+  if (!config.FEATURE_SUPER_USERS) return null;
+  if (config.SUPER_USERS.includes(username)) return 'full';
+  if (config.GLOBAL_READONLY_SUPER_USERS.includes(username)) return 'readonly';
+  return null;
 }
 
-/** Whether the user is configured as a superuser, whatever the credential in use. */
+/** The superuser powers the caller holds right now: configured as one, and the credential carries super:user. */
+export function superuserPowers(auth: Pick<AuthContext, 'user' | 'scopes'>, config: Config): SuperuserKind | null {
+  if (!auth.user || auth.user.robot || auth.user.organization || !allowsSuperuser(auth.scopes)) return null;
+  return configuredSuperuser(auth.user.username, config);
+}
+
+/** A caller who currently holds full superuser powers: listed in SUPER_USERS and holding super:user. */
+export function isSuperuser(req: FastifyRequest, config: Config): boolean {
+  return superuserPowers(req.auth, config) === 'full';
+}
+
+/** Whether the user is configured as a (full) superuser, whatever the credential in use. */
 export function isConfiguredSuperuser(username: string, config: Config): boolean {
-  return config.FEATURE_SUPER_USERS && config.SUPER_USERS.includes(username);
+  return configuredSuperuser(username, config) === 'full';
+}
+
+/**
+ * Whether the caller acts as every namespace's admin on this request: a full superuser with
+ * FEATURE_SUPERUSERS_FULL_ACCESS, or a global read-only superuser on a read. The token's scopes
+ * still cap the role (the route's own scope is checked as for anyone).
+ */
+export function namespacePower(auth: Pick<AuthContext, 'user' | 'scopes'>, config: Config, method: string): 'admin' | undefined {
+  const kind = superuserPowers(auth, config);
+  if (kind === 'full' && config.FEATURE_SUPERUSERS_FULL_ACCESS) return 'admin';
+  if (kind === 'readonly' && (method === 'GET' || method === 'HEAD')) return 'admin';
+  return undefined;
+}
+
+/**
+ * The superuser section (part2 §10): scope super:user, and the caller must be a superuser; global
+ * read-only superusers pass on `read` routes only. Everyone else gets 403 (401 when anonymous),
+ * before anything about the target is looked up.
+ */
+export function superuserAccess(mode: 'read' | 'write', o: Options = {}): AccessRule {
+  return rule(
+    {
+      scope: 'super:user',
+      anonymous: 'deny',
+      check: (req) => {
+        const kind = superuserPowers(req.auth, req.server.config);
+        return kind === 'full' || (kind === 'readonly' && mode === 'read');
+      },
+    },
+    { fresh: true, ...o },
+  );
 }
 
 declare module 'fastify' {
@@ -129,12 +173,12 @@ export function repoAccess(role: RepoRole, o: Options & { publicOk?: boolean } =
         if (repo) {
           const effective = o.publicOk
             ? await effectiveRepoRole(db, req.auth, repo)
-            : capRepoRole(req.auth.user ? await realRepoRole(db, req.auth.user.id, repo) : null, req.auth.scopes);
+            : capRepoRole(req.auth.user ? (req.auth.namespacePower ?? (await realRepoRole(db, req.auth.user.id, repo))) : null, req.auth.scopes);
           req.target.repoRole = effective;
           return repoRoleAtLeast(effective, role);
         }
         if (!req.auth.user || !ns) return false;
-        const adminsNamespace = (await realOrgRole(db, req.auth.user.id, ns.id)) === 'admin';
+        const adminsNamespace = req.auth.namespacePower === 'admin' || (await realOrgRole(db, req.auth.user.id, ns.id)) === 'admin';
         return adminsNamespace && repoRoleAtLeast(capRepoRole('admin', req.auth.scopes), role);
       },
     },

@@ -27,6 +27,13 @@ export interface AuthContext {
   /** The browser session, when a valid session cookie came with the request (even without a login). */
   session: SessionInfo | null;
   ip: string;
+  /**
+   * Set by the access hook when a superuser's powers reach into namespaces for this request
+   * (src/auth/access.ts superuserPowers): 'admin' acts as every namespace's admin (capped by the
+   * token's scopes as usual). Full superusers get it with FEATURE_SUPERUSERS_FULL_ACCESS; global
+   * read-only superusers on reads (GET/HEAD) only.
+   */
+  namespacePower?: 'admin';
 }
 
 export function anonymousContext(ip: string, session: SessionInfo | null = null): AuthContext {

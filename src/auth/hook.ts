@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { freshLoginRequired, insufficientScope, PlainError, unauthorized } from '../lib/api-error.js';
-import type { AccessRule, RequestTarget } from './access.js';
+import { namespacePower, type AccessRule, type RequestTarget } from './access.js';
 import { anonymousContext, describeCaller, type AuthContext } from './context.js';
 import { safeEqual } from './crypto.js';
 import { loadSession, SESSION_COOKIE, slideSession } from './session.js';
@@ -182,6 +182,10 @@ function enforceAccess(app: FastifyInstance, req: FastifyRequest): Promise<void>
   const access = req.routeOptions.config.access;
   if (!access) return;
   const auth = req.auth;
+  if (auth.user) {
+    const power = namespacePower(auth, app.config, req.method);
+    if (power) auth.namespacePower = power;
+  }
   const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
   if (write && access.csrf && auth.kind !== 'oauth') checkCsrf(req);
   if (!auth.user) {

@@ -52,15 +52,15 @@ export async function realOrgRole(db: Db, userId: number, namespaceId: number): 
  * The role the caller may use on a repository: the real role capped by the token's scopes, and at
  * least read on a public repository (for everyone, anonymous included).
  */
-export async function effectiveRepoRole(db: Db, auth: Pick<AuthContext, 'user' | 'scopes'>, repo: Repository): Promise<RepoRole | null> {
-  const real = auth.user ? await realRepoRole(db, auth.user.id, repo) : null;
+export async function effectiveRepoRole(db: Db, auth: Pick<AuthContext, 'user' | 'scopes' | 'namespacePower'>, repo: Repository): Promise<RepoRole | null> {
+  const real = auth.user ? (auth.namespacePower ?? (await realRepoRole(db, auth.user.id, repo))) : null;
   const capped = capRepoRole(real, auth.scopes);
   if (repo.visibility === 'public' && (!capped || REPO_RANK[capped] < REPO_RANK.read)) return 'read';
   return capped;
 }
 
 /** The org/team role the caller may use in a namespace (own namespace counts as admin). */
-export async function effectiveOrgRole(db: Db, auth: Pick<AuthContext, 'user' | 'scopes'>, ns: Pick<Namespace, 'id'>): Promise<OrgRole | null> {
+export async function effectiveOrgRole(db: Db, auth: Pick<AuthContext, 'user' | 'scopes' | 'namespacePower'>, ns: Pick<Namespace, 'id'>): Promise<OrgRole | null> {
   if (!auth.user) return null;
-  return capOrgRole(await realOrgRole(db, auth.user.id, ns.id), auth.scopes);
+  return capOrgRole(auth.namespacePower ?? (await realOrgRole(db, auth.user.id, ns.id)), auth.scopes);
 }

@@ -24,7 +24,7 @@ import { findRepository } from '../db/repositories.js';
 import type { Namespace, Repository } from '../db/schema.js';
 import { findNamespaceByName } from '../db/users.js';
 import { firstString } from '../lib/validation.js';
-import { basicCredentials, checkAppTokenLogin, checkPasswordLogin, loginGuard } from '../services/login.js';
+import { basicCredentials, checkAppTokenLogin, checkPasswordLogin, decryptUserPassword, loginGuard } from '../services/login.js';
 import {
   ANONYMOUS_SUB,
   contextFor,
@@ -94,7 +94,9 @@ export async function registryCredentials(req: FastifyRequest): Promise<Credenti
   }
   // `ns+short` is a robot; an e-mail address with a `+` (no robot name has an `@`) is a user login.
   if (c.username.includes('+') && !c.username.includes('@')) return robotLogin(db, secrets, c.username, c.password, config.ROBOTS_DISALLOW);
-  const v = await checkPasswordLogin(db, c.username, c.password, true, loginGuard(req));
+  // An encrypted password (generateUserClientKey) stands for the password it seals.
+  const password = decryptUserPassword(secrets, c.password) ?? c.password;
+  const v = await checkPasswordLogin(db, c.username, password, true, loginGuard(req));
   if (v.ok) return { ok: true, identity: { kind: 'user', entity: v.user, scopes: null, oauth: null, appToken: null } };
   if (v.status === 429) {
     throw new RegistryError('TOOMANYREQUESTS', {

@@ -130,3 +130,20 @@ export async function checkBasicUser(db: Db, secrets: SecretBox, header: string 
   const v = await checkPasswordLogin(db, c.username, c.password, false, guard);
   return v.ok ? v.user : undefined;
 }
+
+// Quay's "encrypted password" (generateUserClientKey, createInstallUser, /user/initialize): the
+// password sealed under this server's key, accepted as a registry password in its place, so a CI
+// file holds no clear-text password. It stops working when the password changes or the server's
+// DATABASE_SECRET_KEY does. The purpose prefix keeps other sealed values from passing as one.
+const CLIENT_KEY_PURPOSE = 'user-password\0';
+
+export function encryptUserPassword(secrets: SecretBox, password: string): string {
+  return secrets.encrypt(CLIENT_KEY_PURPOSE + password);
+}
+
+/** The password inside an encrypted password made by this server, or undefined for anything else. */
+export function decryptUserPassword(secrets: SecretBox, candidate: string): string | undefined {
+  if (!candidate.startsWith('v1.') || candidate.length > 4096) return undefined;
+  const plain = secrets.decrypt(candidate);
+  return plain?.startsWith(CLIENT_KEY_PURPOSE) ? plain.slice(CLIENT_KEY_PURPOSE.length) : undefined;
+}

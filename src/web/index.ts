@@ -8,6 +8,7 @@ import { initializeRoute } from './initialize.js';
 import { inviteRoutes } from './invite.js';
 import { oauthRoutes } from './oauth.js';
 import { sessionRoutes } from './session-pages.js';
+import { keyServerRoutes } from './keys.js';
 
 export async function webRoutes(app: FastifyInstance): Promise<void> {
   // Redirects here carry URLs built from request input (redirect_uri, next): whatever they hold,
@@ -24,4 +25,5 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
   await app.register(initializeRoute);
   await app.register(emailLinkRoutes);
   await app.register(inviteRoutes);
+  await app.register(keyServerRoutes);
 }

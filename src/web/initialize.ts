@@ -6,6 +6,7 @@ import { anonymousAccess } from '../auth/access.js';
 import { randomString, UPPER_DIGITS } from '../auth/crypto.js';
 import { SCOPE_NAMES } from '../auth/scopes.js';
 import { loginSession } from '../auth/session.js';
+import { encryptUserPassword } from '../services/login.js';
 import { INITIALIZE_TOKEN_LIFETIME_S, mintAccessToken } from '../auth/tokens.js';
 import { insertApplication } from '../db/oauth.js';
 import { countNamespaces } from '../db/users.js';
@@ -89,7 +90,7 @@ export async function initializeRoute(app: FastifyInstance): Promise<void> {
         username: result.user.username,
         email: result.user.email,
         // The password encrypted under this server's key, usable as a registry password.
-        encrypted_password: app.secrets.encrypt(password),
+        encrypted_password: encryptUserPassword(app.secrets, password),
         ...(result.token ? { access_token: result.token } : {}),
       };
     },

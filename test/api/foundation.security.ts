@@ -9,7 +9,7 @@ export const config = (await sharedMailbox()).config();
 
 /** Anonymous writes meet the CSRF check first (403), as in Quay; robots' Basic credentials are not read. */
 const ANON_WRITE = { anonymous: 403, robot: 403 } as const;
-const NOT_ALICE_404 = { outsider: 404, orgMember: 404, teamCreator: 404, repoAdmin: 404, superuser: 404 } as const;
+const NOT_ALICE_404 = { outsider: 404, orgMember: 404, teamCreator: 404, repoAdmin: 404, superuser: 404, readonlySuperuser: 404 } as const;
 
 async function aliceAppToken(ctx: Ctx): Promise<string> {
   const res = await ctx.t.inject({ method: 'POST', url: '/api/v1/user/apptoken', headers: ctx.headers.orgAdmin, payload: { title: 'matrix' } });

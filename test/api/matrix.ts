@@ -25,7 +25,17 @@ export const IDENTITIES = [
   'orgAdminSession', // alice signed in (fresh), with CSRF token
   'superuser', // root (in SUPER_USERS), every scope
 ] as const;
-export type Identity = (typeof IDENTITIES)[number];
+/**
+ * Identities whose expectation a row may leave out, derived by `expectFor` from the others:
+ * `superuserNoScope` (root without super:user) behaves as the outsider; `readonlySuperuser` (viewer,
+ * in GLOBAL_READONLY_SUPER_USERS, every scope) reads what the org admin reads and changes nothing,
+ * as the outsider.
+ */
+export const DERIVED_IDENTITIES = ['readonlySuperuser', 'superuserNoScope'] as const;
+export type BaseIdentity = (typeof IDENTITIES)[number];
+export type DerivedIdentity = (typeof DERIVED_IDENTITIES)[number];
+export type Identity = BaseIdentity | DerivedIdentity;
+export const ALL_IDENTITIES: readonly Identity[] = [...IDENTITIES, ...DERIVED_IDENTITIES];
 
 export const FULL_SCOPES = 'repo:read repo:write repo:admin repo:create user:read user:admin org:admin';
 
@@ -37,6 +47,7 @@ export interface Ctx {
   dave: TestUser;
   erin: TestUser;
   root: TestUser;
+  viewer: TestUser;
   org: Namespace;
   repo: Repository;
   robot: Namespace & { token: string };
@@ -52,10 +63,18 @@ export interface Row {
   /** The concrete path; may create what the request needs (each identity gets a fresh call). */
   path: (ctx: Ctx, identity: Identity) => string | Promise<string>;
   body?: (ctx: Ctx, identity: Identity) => unknown;
-  expect: Record<Identity, number>;
+  expect: Record<BaseIdentity, number> & Partial<Record<DerivedIdentity, number>>;
+}
+
+/** The status a row expects for an identity, derived ones included. */
+export function expectFor(row: Row, identity: Identity): number {
+  const explicit = row.expect[identity];
+  if (explicit !== undefined) return explicit;
+  if (identity === 'superuserNoScope') return row.expect.outsider;
+  return row.method === 'GET' ? row.expect.orgAdmin : row.expect.outsider;
 }
 
 /** Every identity → the same status, with overrides. */
-export function all(status: number, overrides: Partial<Record<Identity, number>> = {}): Record<Identity, number> {
-  return { ...(Object.fromEntries(IDENTITIES.map((i) => [i, status])) as Record<Identity, number>), ...overrides };
+export function all(status: number, overrides: Partial<Record<Identity, number>> = {}): Row['expect'] {
+  return { ...(Object.fromEntries(IDENTITIES.map((i) => [i, status])) as Record<BaseIdentity, number>), ...overrides };
 }

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { anonymousSession, bearer, grant, makeOrg, makeRepo, makeRobot, makeTeam, makeUser, signIn, tokenFor } from '../helpers/factories.js';
-import { FULL_SCOPES, IDENTITIES, type Ctx, type Identity, type Row } from './matrix.js';
+import { ALL_IDENTITIES, expectFor, FULL_SCOPES, type Ctx, type Identity, type Row } from './matrix.js';
 
 // Every test/api/*.security.ts file contributes its rows, and may export `config` to switch on the
 // features its routes need (the fixture runs with all of them, so feature-gated routes need rows too).
 const modules = import.meta.glob<{ rows: Row[]; config?: Partial<ConfigInput> }>('./*.security.ts', { eager: true });
 const ROWS: Row[] = Object.values(modules).flatMap((m) => m.rows);
-const CONFIG: Partial<ConfigInput> = Object.assign({ SUPER_USERS: 'matrixroot' }, ...Object.values(modules).map((m) => m.config ?? {}));
+const CONFIG: Partial<ConfigInput> = Object.assign({ SUPER_USERS: 'matrixroot', GLOBAL_READONLY_SUPER_USERS: 'matrixviewer' }, ...Object.values(modules).map((m) => m.config ?? {}));
 
 let t: TestApp;
 let ctx: Ctx;
@@ -16,6 +16,7 @@ beforeAll(async () => {
   t = await testApp(CONFIG);
   const [alice, bob, carol, dave, erin] = [await makeUser(t), await makeUser(t), await makeUser(t), await makeUser(t), await makeUser(t)];
   const root = await makeUser(t, { username: 'matrixroot' });
+  const viewer = await makeUser(t, { username: 'matrixviewer' });
   const org = await makeOrg(t, [alice]);
   const readers = await makeTeam(t, org, 'member', [carol], 'readers');
   await makeTeam(t, org, 'creator', [dave], 'creators');
@@ -38,12 +39,15 @@ beforeAll(async () => {
     orgAdmin: await full(alice),
     orgAdminSession: (await signIn(t, alice)).headers,
     superuser: await full(root, ' super:user'),
+    readonlySuperuser: await full(viewer, ' super:user'),
+    superuserNoScope: await full(root),
   };
   const users: Record<Identity, typeof alice | null> = {
     anonymous: null, anonymousSession: null, robot: null, repoReadOnlyToken: alice, userReadOnlyToken: alice, outsider: bob,
     orgMember: carol, teamCreator: dave, repoAdmin: erin, orgAdmin: alice, orgAdminSession: alice, superuser: root,
+    readonlySuperuser: viewer, superuserNoScope: root,
   };
-  ctx = { t, alice, bob, carol, dave, erin, root, org, repo, robot, headers, users };
+  ctx = { t, alice, bob, carol, dave, erin, root, viewer, org, repo, robot, headers, users };
 });
 afterAll(() => t?.close());
 
@@ -56,7 +60,7 @@ describe('security matrix', () => {
   });
 
   for (const row of ROWS) {
-    it.each(IDENTITIES.map((id) => [id, row.expect[id]] as const))(`${row.method} ${row.route} as %s → %i`, async (identity, status) => {
+    it.each(ALL_IDENTITIES.map((id) => [id, expectFor(row, id)] as const))(`${row.method} ${row.route} as %s → %i`, async (identity, status) => {
       // Browser sessions are fresh for every row: earlier rows sign in, sign out or rotate them.
       if (identity === 'orgAdminSession') ctx.headers.orgAdminSession = (await signIn(t, ctx.alice)).headers;
       if (identity === 'anonymousSession') ctx.headers.anonymousSession = (await anonymousSession(t)).headers;

@@ -7,7 +7,6 @@ import { parseDuration } from '../../config.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Trx } from '../../db/index.js';
 import {
-  deleteNamespace,
   emailInUse,
   findOrganization,
   insertOrganization,
@@ -20,6 +19,7 @@ import { logAction } from '../../lib/audit.js';
 import type { LogKind } from '../../lib/log-kinds.js';
 import { isEmailAddress } from '../../lib/email.js';
 import { usernameProblem } from '../../services/accounts.js';
+import { afterNamespaceRemoval, removeNamespace } from '../../services/namespaces.js';
 import { applicationRoutes } from './applications.js';
 import { memberRoutes } from './members.js';
 import { Deleted, NewOrg, OrgParams, OrgView, TAGS, UpdateOrg } from './schemas.js';
@@ -182,11 +182,11 @@ export const organizationRoutes: FastifyPluginAsyncZod = async (app) => {
       const org = targetOrg(req.target);
       // Quay 3.6 renames the org and deletes its repositories in the background; here one
       // transaction deletes the row and the foreign keys cascade, so the name is free at once.
-      await app.db.transaction().execute(async (trx) => {
+      await app.jobs.transaction(async (trx) => {
         await logAction(trx, req.auth, 'org_delete', { accountId: org.id }, { namespace: org.username });
-        await deleteNamespace(trx, org.id);
+        await removeNamespace(app, trx, org.id);
       });
-      app.authCache.clear(); // memberships, robots and the tokens of the org's applications are gone
+      await afterNamespaceRemoval(app, req.log); // memberships, robots and the tokens of the org's applications are gone
       return reply.code(204).send(null);
     },
   );
