@@ -71,7 +71,12 @@ export async function prepareAccount(a: NewAccount, o: { emailRequired?: boolean
  * Inserts the user and writes `user_create`. Users are verified unless told otherwise: without
  * mail there is nothing to confirm an address with.
  */
-export async function insertAccount(trx: Trx, p: PreparedAccount, auth: AuthContext | null, o: { verified?: boolean } = {}): Promise<Namespace> {
+export async function insertAccount(
+  trx: Trx,
+  p: PreparedAccount,
+  auth: AuthContext | null,
+  o: { verified?: boolean; logMetadata?: Record<string, unknown> } = {},
+): Promise<Namespace> {
   const existing = await findNamespaceByName(trx, p.username);
   if (existing) {
     throw new AccountError(
@@ -90,7 +95,7 @@ export async function insertAccount(trx: Trx, p: PreparedAccount, auth: AuthCont
     }
     throw err;
   }
-  await logAction(trx, auth, 'user_create', { accountId: user.id }, { username: user.username, email: user.email }, {
+  await logAction(trx, auth, 'user_create', { accountId: user.id }, o.logMetadata ?? { username: user.username, email: user.email }, {
     performerId: auth?.user?.id ?? user.id,
   });
   return user;
@@ -125,7 +130,7 @@ export async function inviteVerifiesEmail(db: Db, inviteCode: string | undefined
 }
 
 /** Stores a fresh code of `kind` for the user (sweeping their expired ones) and returns it for the mail. */
-async function issueEmailCode(trx: Trx, userId: number, kind: EmailCodeKind): Promise<{ id: number; code: string }> {
+export async function issueEmailCode(trx: Trx, userId: number, kind: EmailCodeKind): Promise<{ id: number; code: string }> {
   await deleteStaleEmailCodes(trx, userId, kind, CODE_LIFETIME_S[kind]);
   const code = randomString(EMAIL_CODE_LENGTH);
   return { id: await insertEmailCode(trx, { userId, kind, code }), code };
