@@ -19,6 +19,7 @@
 import { verify as verifySignature } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { TokenInfo } from '../auth/context.js';
+import { superuserPowers } from '../auth/access.js';
 import { capRepoRole, maxRepoRole, parseScopeString, type RepoRole, type ScopeSet } from '../auth/scopes.js';
 import { realOrgRole, realRepoRole } from '../auth/permissions.js';
 import type { Config } from '../config.js';
@@ -437,15 +438,33 @@ export function auditActor(req: FastifyRequest): { user: Namespace | null; token
 
 // ---- Roles used by /v2/auth and the catalog ----
 
+/**
+ * The role a superuser's powers give over every repository (Quay's v2auth): a full superuser with
+ * FEATURE_SUPERUSERS_FULL_ACCESS administers them, a global read-only superuser pulls. Users only
+ * (robots hold no powers), and the credential must allow super:user.
+ */
+export function superuserRepoRole(config: Config, identity: RegistryIdentity): RepoRole | null {
+  if (identity.entity.robot) return null;
+  const kind = superuserPowers({ user: identity.entity, scopes: identity.scopes }, config);
+  if (kind === 'full' && config.FEATURE_SUPERUSERS_FULL_ACCESS) return 'admin';
+  return kind === 'readonly' ? 'read' : null;
+}
+
+function higher(a: RepoRole | null, b: RepoRole | null): RepoRole | null {
+  if (!a) return b;
+  if (!b) return a;
+  return ROLE_RANK[a] >= ROLE_RANK[b] ? a : b;
+}
+
 /** The caller's role on an existing repository, capped by OAuth scopes. */
-export async function identityRepoRole(db: Db, identity: RegistryIdentity, repo: Pick<Repository, 'id' | 'namespace_id'>): Promise<RepoRole | null> {
-  return capRepoRole(await realRepoRole(db, identity.entity.id, repo), identity.scopes);
+export async function identityRepoRole(db: Db, config: Config, identity: RegistryIdentity, repo: Pick<Repository, 'id' | 'namespace_id'>): Promise<RepoRole | null> {
+  return capRepoRole(higher(await realRepoRole(db, identity.entity.id, repo), superuserRepoRole(config, identity)), identity.scopes);
 }
 
 /** The role the caller holds over every repository of a namespace (its own, or an org it administers). */
-export async function identityNamespaceRepoRole(db: Db, identity: RegistryIdentity, namespaceId: number): Promise<RepoRole | null> {
+export async function identityNamespaceRepoRole(db: Db, config: Config, identity: RegistryIdentity, namespaceId: number): Promise<RepoRole | null> {
   const org = await realOrgRole(db, identity.entity.id, namespaceId);
-  return org === 'admin' ? capRepoRole('admin', identity.scopes) : null;
+  return capRepoRole(higher(org === 'admin' ? 'admin' : null, superuserRepoRole(config, identity)), identity.scopes);
 }
 
 /** Whether the identity's credential may read repositories at all (OAuth tokens need a repo:* scope). */

@@ -20,6 +20,7 @@ import { validateAccessToken } from '../auth/tokens.js';
 import { createRepository } from '../api/repository/create.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Db } from '../db/index.js';
+import type { Config } from '../config.js';
 import { findRepository } from '../db/repositories.js';
 import type { Namespace, Repository } from '../db/schema.js';
 import { findNamespaceByName } from '../db/users.js';
@@ -30,6 +31,7 @@ import {
   contextFor,
   identityNamespaceRepoRole,
   identityRepoRole,
+  superuserRepoRole,
   isValidRepoName,
   type AccessEntry,
   type RegistryAction,
@@ -153,9 +155,11 @@ export function parseScope(
 // ---- Decisions (C.3) ----
 
 /** Whether the identity may create repositories in `ns` (own namespace, creator/admin team; OAuth needs repo:create or org:admin). */
-async function mayCreateIn(db: Db, identity: RegistryIdentity, ns: Namespace): Promise<boolean> {
+async function mayCreateIn(db: Db, config: Config, identity: RegistryIdentity, ns: Namespace): Promise<boolean> {
   if (ns.robot || !ns.enabled) return false;
-  return orgRoleAtLeast(capOrgRole(await realOrgRole(db, identity.entity.id, ns.id), identity.scopes), 'creator');
+  // A full-access superuser creates anywhere, as an admin of the namespace would.
+  const real = superuserRepoRole(config, identity) === 'admin' ? 'admin' : await realOrgRole(db, identity.entity.id, ns.id);
+  return orgRoleAtLeast(capOrgRole(real, identity.scopes), 'creator');
 }
 
 /** Creates `ns/name` for a push (private unless CREATE_PRIVATE_REPO_ON_PUSH is off); a concurrent creation wins. */
@@ -197,7 +201,7 @@ export async function decideScope(req: FastifyRequest, identity: RegistryIdentit
   const roleOf = async () => {
     if (role !== undefined) return role;
     if (!identity || !ns) return (role = null);
-    role = repo ? await identityRepoRole(db, identity, repo) : await identityNamespaceRepoRole(db, identity, ns.id);
+    role = repo ? await identityRepoRole(db, req.server.config, identity, repo) : await identityNamespaceRepoRole(db, req.server.config, identity, ns.id);
     return role;
   };
   const out: RegistryAction[] = [];
@@ -209,7 +213,7 @@ export async function decideScope(req: FastifyRequest, identity: RegistryIdentit
         // READ_ONLY never pushes; MIRROR only for its mirror robot, and mirrors are not configured yet.
         if (repo.state === 'NORMAL') out.push('push');
       }
-    } else if (ns && (await mayCreateIn(db, identity, ns))) {
+    } else if (ns && (await mayCreateIn(db, req.server.config, identity, ns))) {
       repo = await createOnPush(req, ns, s.repository, identity.entity);
       role = undefined;
       out.push('push');

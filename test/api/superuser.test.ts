@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { anonymousSession, auditRows, bearer, makeOrg, makeRepo, makeRobot, makeUser, signIn, tokenFor, uniqueName, type TestUser } from '../helpers/factories.js';
-import { basicAuth } from '../helpers/registry.js';
+import { basicAuth, registryToken } from '../helpers/registry.js';
 
 const ALL = 'repo:read repo:write repo:admin repo:create user:read user:admin org:admin super:user';
 
@@ -361,6 +361,29 @@ describe('who is a superuser', () => {
       const readOnly = bearer(await tokenFor(full, fr, 'repo:read super:user'));
       expect((await full.inject({ method: 'PUT', url: `/api/v1/repository/${o2.username}/${r2.name}`, headers: readOnly, payload: { description: 'no' } })).statusCode).toBe(403);
       expect((await full.inject({ method: 'GET', url: `/api/v1/repository/${o2.username}/${r2.name}`, headers: readOnly })).statusCode).toBe(200);
+    } finally {
+      await full.close();
+    }
+  });
+
+  it('at /v2/auth: a read-only superuser pulls any repository, a full one pushes with FULL_ACCESS only', async () => {
+    const actions = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).access as { actions: string[] }[])[0]?.actions ?? [];
+    const org = await makeOrg(t, [await makeUser(t)]);
+    const repo = await makeRepo(t, org);
+    const scope = `repository:${org.username}/${repo.name}:push,pull`;
+    expect(actions(await registryToken(t, viewer, scope))).toEqual(['pull']);
+    expect(actions(await registryToken(t, root, scope))).toEqual([]);
+    const full = await testApp({ SUPER_USERS: 'fullroot', FEATURE_SUPERUSERS_FULL_ACCESS: true });
+    try {
+      const fr = await makeUser(full, { username: 'fullroot' });
+      const o2 = await makeOrg(full, [await makeUser(full)]);
+      const r2 = await makeRepo(full, o2);
+      expect(actions(await registryToken(full, fr, `repository:${o2.username}/${r2.name}:push,pull`))).toEqual(['push', 'pull']);
+      // Pushing creates a repository in another namespace, as its admin could.
+      expect(actions(await registryToken(full, fr, `repository:${o2.username}/made-by-root:push,pull`))).toEqual(['push', 'pull']);
+      // An OAuth token without super:user carries no powers.
+      const tok = await tokenFor(full, fr, 'repo:read repo:write');
+      expect(actions(await registryToken(full, { username: '$oauthtoken', password: tok }, `repository:${o2.username}/${r2.name}:push,pull`))).toEqual([]);
     } finally {
       await full.close();
     }
