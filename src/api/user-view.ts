@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuthContext } from '../auth/context.js';
-import { isConfiguredSuperuser } from '../auth/access.js';
+import { isConfiguredSuperuser, superuserPowers } from '../auth/access.js';
 import { allowsSuperuser, maxUserRole, type UserRole } from '../auth/scopes.js';
 import type { Namespace } from '../db/schema.js';
 import { listUserOrganizations, type UserOrganization } from '../db/users.js';
@@ -46,6 +46,7 @@ export const UserView = z
       )
       .optional(),
     super_user: z.boolean().optional(),
+    global_readonly_super_user: z.boolean().optional().describe('Present while the caller holds global read-only superuser powers'),
   })
   .meta({ id: 'UserView', description: 'Describes a user' });
 export type UserViewT = z.infer<typeof UserView>;
@@ -123,5 +124,7 @@ function finishUserView(app: FastifyInstance, auth: AuthContext, target: Namespa
     // is then true, on another's it says whether that user is a superuser.
     view.super_user = self ? true : isConfiguredSuperuser(target.username, app.config);
   }
+  // Current Quay's separate key for global read-only superusers: true on their own account.
+  if (superuserPowers(auth, app.config) === 'readonly') view.global_readonly_super_user = self;
   return view;
 }

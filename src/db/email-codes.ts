@@ -33,7 +33,7 @@ export async function deleteStaleEmailCodes(db: Db, userId: number, kind: EmailC
 /**
  * Deletes the row of `code` and returns its user when the code was younger than `lifetimeS`
  * (measured by the database clock, which every replica shares). Codes that change the address
- * (`new_email`) are not consumed here: no served endpoint creates them yet.
+ * (`new_email`, changeUserDetails) are consumed by src/services/account-changes.ts instead.
  */
 export async function consumeEmailCode(db: Db, kind: EmailCodeKind, code: string, lifetimeS: number): Promise<number | undefined> {
   const row = await db

@@ -172,3 +172,42 @@ export async function takeAuthorizationCode(db: Db, applicationId: number, codeN
     .returningAll()
     .executeTakeFirst();
 }
+
+/** A token the user granted, with its application and the application's owner (null for built-in apps). */
+export interface UserAuthorization {
+  uuid: string;
+  scope: string;
+  appName: string;
+  appDescription: string;
+  appUri: string;
+  appAvatarEmail: string | null;
+  ownerName: string | null;
+  ownerEmail: string | null;
+}
+
+function userAuthorizations(db: Db, userId: number) {
+  return db
+    .selectFrom('oauth_access_token as t')
+    .innerJoin('oauth_application as a', 'a.id', 't.application_id')
+    .leftJoin('namespace as o', 'o.id', 'a.organization_id')
+    .select([
+      't.uuid', 't.scope', 'a.name as appName', 'a.description as appDescription', 'a.application_uri as appUri',
+      'a.avatar_email as appAvatarEmail', 'o.username as ownerName', 'o.email as ownerEmail',
+    ])
+    .where('t.authorized_user_id', '=', userId);
+}
+
+/** Every token the user granted, expired ones included (as Quay lists them), oldest first. */
+export async function listUserAuthorizations(db: Db, userId: number): Promise<UserAuthorization[]> {
+  return userAuthorizations(db, userId).orderBy('t.id').execute();
+}
+
+export async function findUserAuthorization(db: Db, userId: number, uuid: string): Promise<UserAuthorization | undefined> {
+  return userAuthorizations(db, userId).where('t.uuid', '=', uuid).executeTakeFirst();
+}
+
+/** Deletes the user's token `uuid`; false when the user granted no such token. */
+export async function deleteUserAuthorization(db: Db, userId: number, uuid: string): Promise<boolean> {
+  const r = await db.deleteFrom('oauth_access_token').where('authorized_user_id', '=', userId).where('uuid', '=', uuid).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}

@@ -6,11 +6,11 @@ import type { MailMessage } from './mailer.js';
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function message(to: string, subject: string, lines: string[], link: { href: string; label: string }): MailMessage {
-  const text = [...lines, '', `${link.label}: ${link.href}`, ''].join('\n');
+function message(to: string, subject: string, lines: string[], link?: { href: string; label: string }): MailMessage {
+  const text = [...lines, '', ...(link ? [`${link.label}: ${link.href}`, ''] : [])].join('\n');
   const html = [
     ...lines.map((l) => `<p>${escapeHtml(l)}</p>`),
-    `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>`,
+    ...(link ? [`<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>`] : []),
   ].join('\n');
   return { to, subject, text, html };
 }
@@ -64,4 +64,30 @@ export function orgRecoveryMail(o: { baseUrl: string; registry: string; to: stri
     ],
     { href: `${o.baseUrl}/signin`, label: 'Sign in' },
   );
+}
+
+/** To the new address of an e-mail change (changeUserDetails): the link makes the change. */
+export function changeEmailMail(o: { baseUrl: string; registry: string; to: string; username: string; code: string }): MailMessage {
+  return message(
+    o.to,
+    `E-mail address change requested on ${o.registry}`,
+    [`Hello ${o.username},`, `Somebody asked to make ${o.to} the e-mail address of the account ${o.username} on ${o.registry}. If it was not you, ignore this mail.`],
+    { href: `${o.baseUrl}/confirm?code=${encodeURIComponent(o.code)}`, label: 'Confirm the new e-mail address' },
+  );
+}
+
+/** To the old address once an e-mail change is confirmed (Quay's "emailchanged"). */
+export function emailChangedMail(o: { registry: string; to: string; username: string; newEmail: string }): MailMessage {
+  return message(o.to, `Account e-mail address changed on ${o.registry}`, [
+    `Hello ${o.username},`,
+    `The e-mail address of your account ${o.username} on ${o.registry} is now ${o.newEmail}. If you did not make this change, contact your administrator.`,
+  ]);
+}
+
+/** To the account's address after a password change (Quay's "passwordchanged"). */
+export function passwordChangedMail(o: { registry: string; to: string; username: string }): MailMessage {
+  return message(o.to, `Account password changed on ${o.registry}`, [
+    `Hello ${o.username},`,
+    `The password of your account ${o.username} on ${o.registry} has been changed. If you did not make this change, recover your account or contact your administrator.`,
+  ]);
 }

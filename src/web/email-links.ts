@@ -1,5 +1,6 @@
 // The pages the account mails link to (web-endpoints.md §3.8), served only with FEATURE_MAILING:
-// GET /confirm?code=… confirms a new user's address, GET /recovery?code=… recovers an account.
+// GET /confirm?code=… confirms a new user's address or an e-mail change (changeUserDetails),
+// GET /recovery?code=… recovers an account.
 // Both log the browser in, as Quay's do, and work with anonymous access off (they are web routes,
 // outside the API's access rules). The query string carries a one-time code: the request log
 // records the path only (src/lib/logger.ts).
@@ -7,6 +8,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loginSession } from '../auth/session.js';
 import type { EmailCodeKind } from '../db/email-codes.js';
 import type { Namespace } from '../db/schema.js';
+import { isEmailAddress } from '../lib/email.js';
+import { emailChangedMail } from '../mail/templates.js';
+import { redeemEmailChange } from '../services/account-changes.js';
 import { redeemEmailCode } from '../services/accounts.js';
 import { esc, messagePage, page } from './pages.js';
 import { WEB_FIELD as W, webFields } from './fields.js';
@@ -35,8 +39,29 @@ export async function emailLinkRoutes(app: FastifyInstance): Promise<void> {
   if (!app.mailer) return;
   const title = app.config.REGISTRY_TITLE;
 
+  /**
+   * An e-mail change code (changeUserDetails with mail on): the address changes, the old address is
+   * told (Quay's send_email_changed), and the browser is logged in as for a sign-up confirmation.
+   */
+  async function redeemChangeAndLogin(req: FastifyRequest, reply: FastifyReply): Promise<Namespace | 'invalid' | 'taken'> {
+    const code = codeOf(req);
+    const r = code ? await redeemEmailChange(app, req.auth, code) : 'invalid';
+    if (typeof r === 'string') return r;
+    const { user, oldEmail } = r;
+    app.authCache.clear();
+    const mailer = app.mailer!;
+    if (oldEmail && oldEmail !== user.email && isEmailAddress(oldEmail)) {
+      const mail = emailChangedMail({ registry: title, to: oldEmail, username: user.username, newEmail: user.email ?? '' });
+      app.background.run('e-mail changed mail', () => mailer.send(mail), req.log);
+    }
+    await loginSession(req, reply, app.db, user, app.sessionSettings);
+    return user;
+  }
+
   app.get('/confirm', { schema: { querystring: CodeQuery } }, async (req, reply) => {
-    const r = await redeemAndLogin(app, req, reply, 'confirm');
+    let r: Namespace | 'invalid' | 'disabled' | 'taken' = await redeemAndLogin(app, req, reply, 'confirm');
+    if (r === 'invalid') r = await redeemChangeAndLogin(req, reply);
+    if (r === 'taken') return messagePage(reply, 400, 'E-mail confirmation failed', 'E-mail address already used');
     if (r === 'invalid') {
       return messagePage(reply, 400, 'E-mail confirmation failed', 'Invalid email confirmation code: it is unknown, has expired or has already been used.');
     }

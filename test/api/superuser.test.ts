@@ -331,6 +331,9 @@ describe('who is a superuser', () => {
     const org = await makeOrg(t, [owner]);
     const repo = await makeRepo(t, org);
     expect((await get('/api/v1/superuser/users/', viewerH)).statusCode).toBe(200);
+    expect((await get('/api/v1/user/', viewerH)).json()).toMatchObject({ username: 'suviewer', global_readonly_super_user: true });
+    expect((await get('/api/v1/user/', viewerH)).json().super_user).toBeUndefined();
+    expect((await get('/api/v1/user/')).json().global_readonly_super_user).toBeUndefined();
     expect((await get(`/api/v1/repository/${org.username}/${repo.name}`, viewerH)).statusCode).toBe(200);
     expect((await get(`/api/v1/organization/${org.username}/members`, viewerH)).statusCode).toBe(200);
     expect((await put(`/api/v1/repository/${org.username}/${repo.name}`, { description: 'x' }, viewerH)).statusCode).toBe(403);
