@@ -92,6 +92,19 @@ export const ConfigSchema = z
     APP_SPECIFIC_TOKEN_EXPIRATION: durationOr(null),
     /** How long validated tokens and organization lists are cached per process (0 disables). */
     AUTH_CACHE_SECONDS: durationOr(5),
+    /**
+     * Rotation of the instance key that signs registry tokens (src/registry/service-keys.ts), in
+     * minutes as Quay's keys. EXPIRATION: lifetime of each new instance key (0: keys never expire,
+     * and a new one signs only after an administrator expires or deletes the current one).
+     * REFRESH: how long a key signs before a new one takes over; the old one verifies until it
+     * expires. A key never signs within 61 minutes of its expiry (a token lives an hour).
+     */
+    INSTANCE_SERVICE_KEY_EXPIRATION: z.coerce
+      .number()
+      .int()
+      .refine((m) => m === 0 || m >= 65, 'expected 0 (never) or at least 65 minutes')
+      .default(120),
+    INSTANCE_SERVICE_KEY_REFRESH: z.coerce.number().int().min(1, 'at least 1 minute').default(55),
     LOCAL_OAUTH_HANDLER: z.string().startsWith('/').default('/oauth/localapp'),
     AUTHENTICATION_TYPE: z.literal('Database').default('Database'),
     FEATURE_USER_INITIALIZE: bool(true),

@@ -77,7 +77,9 @@ class IdentityCache {
 }
 
 export const registryRoutes: FastifyPluginAsync = async (app) => {
-  const keys = await ServiceKeys.load(app.db, app.secrets, app.config.AUTH_CACHE_SECONDS);
+  const keys = await ServiceKeys.load(app.db, app.secrets, app.config.AUTH_CACHE_SECONDS, {
+    rotation: { expirationMinutes: app.config.INSTANCE_SERVICE_KEY_EXPIRATION, refreshMinutes: app.config.INSTANCE_SERVICE_KEY_REFRESH },
+  });
   app.decorate('registryKeys', keys);
   const identities = new IdentityCache(app.config.AUTH_CACHE_SECONDS * 1000);
 

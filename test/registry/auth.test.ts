@@ -487,7 +487,9 @@ describe('the instance service key (C.4)', () => {
     expect(jwk.kid).toBe(row.kid);
     expect(jwkThumbprint(jwk)).toBe(row.kid);
     expect(Buffer.from(jwk.n, 'base64url').length).toBe(256); // 2048 bits
-    expect(row).toMatchObject({ approval_type: 'Automatic', expiration_date: null });
+    expect(row).toMatchObject({ approval_type: 'Automatic' });
+    // INSTANCE_SERVICE_KEY_EXPIRATION: 120 minutes by default (rotation: test/registry/key-rotation.test.ts).
+    expect(row.expiration_date!.getTime() - row.created_date.getTime()).toBe(120 * 60_000);
     expect(row.approved_date).toBeInstanceOf(Date);
     expect(row.private_key_enc).toMatch(/^v1\./);
     expect(row.private_key_enc).not.toContain('PRIVATE KEY');
@@ -551,6 +553,18 @@ describe('the instance service key (C.4)', () => {
       expect(jwkThumbprint(pub)).toBe(fresh.kid);
     } finally {
       await other.close();
+    }
+  });
+
+  it('follows INSTANCE_SERVICE_KEY_EXPIRATION: 0 makes a key that never expires, 90 one of 90 minutes', async () => {
+    for (const [minutes, lifetime] of [[0, null], [90, 90 * 60_000]] as const) {
+      const other = await testApp({ INSTANCE_SERVICE_KEY_EXPIRATION: minutes });
+      try {
+        const row = await other.app.db.selectFrom('service_key').selectAll().where('service', '=', INSTANCE_KEY_SERVICE).executeTakeFirstOrThrow();
+        expect(row.expiration_date === null ? null : row.expiration_date.getTime() - row.created_date.getTime()).toBe(lifetime);
+      } finally {
+        await other.close();
+      }
     }
   });
 });

@@ -4,7 +4,7 @@
 // Sessions must be fresh, as Quay's require_fresh_login (OAuth tokens are exempt).
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { configuredSuperuser, superuserAccess } from '../../auth/access.js';
@@ -92,10 +92,26 @@ function generatePassword(): string {
   return s;
 }
 
-function pageLimit(limit: number | undefined): number | undefined {
-  if (limit === undefined) return undefined;
-  if (limit > MAX_PAGE_LIMIT) throw invalidRequest('Page limit cannot be above 100');
-  return Math.max(1, limit);
+/**
+ * The panel's user or organization list: everything in id order without `limit`, else a keyset
+ * page of at most 100 with `next_page` while more follow (current Quay's pagination).
+ */
+async function listNamespaces(
+  app: FastifyInstance,
+  kind: 'users' | 'organizations',
+  query: { limit?: number; next_page?: string },
+  enabledOnly: boolean,
+): Promise<{ items: Namespace[]; next_page?: string }> {
+  let q = app.db.selectFrom('namespace').selectAll().where('organization', '=', kind === 'organizations').where('robot', '=', false);
+  if (enabledOnly) q = q.where('enabled', '=', true);
+  if (query.limit === undefined) return { items: await q.orderBy('id').execute() };
+  if (query.limit > MAX_PAGE_LIMIT) throw invalidRequest('Page limit cannot be above 100');
+  const limit = Math.max(1, query.limit);
+  const pageKind = `superuser-${kind}`;
+  const after = decodePageToken(app.secrets, pageKind, query.next_page);
+  const rows = await q.where('id', '>', after).orderBy('id').limit(limit + 1).execute();
+  const { items, nextPage } = keysetPage(app.secrets, pageKind, rows, limit);
+  return { items, ...(nextPage ? { next_page: nextPage } : {}) };
 }
 
 /** The user named in the path: not an organization or robot. */
@@ -135,14 +151,8 @@ export const superuserRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const limit = pageLimit(req.query.limit);
-      let q = app.db.selectFrom('namespace').selectAll().where('organization', '=', false).where('robot', '=', false);
-      if (req.query.disabled === false) q = q.where('enabled', '=', true);
-      if (limit === undefined) return { users: (await q.orderBy('id').execute()).map((u) => superuserUserView(config, u)) };
-      const after = decodePageToken(app.secrets, 'superuser-users', req.query.next_page);
-      const rows = await q.where('id', '>', after).orderBy('id').limit(limit + 1).execute();
-      const { items, nextPage } = keysetPage(app.secrets, 'superuser-users', rows, limit);
-      return { users: items.map((u) => superuserUserView(config, u)), ...(nextPage ? { next_page: nextPage } : {}) };
+      const { items, next_page } = await listNamespaces(app, 'users', req.query, req.query.disabled === false);
+      return { users: items.map((u) => superuserUserView(config, u)), ...(next_page ? { next_page } : {}) };
     },
   );
 
@@ -372,13 +382,8 @@ export const superuserRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const limit = pageLimit(req.query.limit);
-      const q = app.db.selectFrom('namespace').selectAll().where('organization', '=', true).where('robot', '=', false);
-      if (limit === undefined) return { organizations: (await q.orderBy('id').execute()).map(superuserOrgView) };
-      const after = decodePageToken(app.secrets, 'superuser-orgs', req.query.next_page);
-      const rows = await q.where('id', '>', after).orderBy('id').limit(limit + 1).execute();
-      const { items, nextPage } = keysetPage(app.secrets, 'superuser-orgs', rows, limit);
-      return { organizations: items.map(superuserOrgView), ...(nextPage ? { next_page: nextPage } : {}) };
+      const { items, next_page } = await listNamespaces(app, 'organizations', req.query, false);
+      return { organizations: items.map(superuserOrgView), ...(next_page ? { next_page } : {}) };
     },
   );
 
