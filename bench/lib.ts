@@ -182,9 +182,10 @@ export function followParent(): void {
 /**
  * In a server child: our app on a freshly migrated database (the scratch Postgres database at
  * `url`, or PGlite in memory) whose queries pass through `plugin`, and a benchmark user with a
- * Bearer token for `scope`, made the way test/helpers/factories.ts tokenFor() makes one.
+ * Bearer token for `scope`, made the way test/helpers/factories.ts tokenFor() makes one; with
+ * `superUser`, the benchmark user is listed in SUPER_USERS (its token still needs super:user).
  */
-export async function startOurApp(o: { db: DbKind; url?: string; logLevel: string; plugin?: KyselyPlugin; scope: string }) {
+export async function startOurApp(o: { db: DbKind; url?: string; logLevel: string; plugin?: KyselyPlugin; scope: string; superUser?: boolean }) {
   const { buildApp } = await import('../src/app.js');
   const { parseConfig } = await import('../src/config.js');
   const { openDatabase, migrateToLatest } = await import('../src/db/index.js');
@@ -198,11 +199,18 @@ export async function startOurApp(o: { db: DbKind; url?: string; logLevel: strin
   const database = o.plugin ? { ...opened, db: opened.db.withPlugin(o.plugin) } : opened;
   // No garbage collection during a benchmark: its sweeps are noise, and seeded histories older
   // than the time-machine window (bench/tags.ts) would be collected under the load.
-  const parsed = parseConfig({ LOG_LEVEL: o.logLevel, HOST: '127.0.0.1', PORT: 0, SERVER_HOSTNAME: 'localhost:8080', GC_INTERVAL: '0' });
+  const username = `benchuser${randomBytes(4).toString('hex')}`;
+  const parsed = parseConfig({
+    LOG_LEVEL: o.logLevel,
+    HOST: '127.0.0.1',
+    PORT: 0,
+    SERVER_HOSTNAME: 'localhost:8080',
+    GC_INTERVAL: '0',
+    ...(o.superUser ? { SUPER_USERS: username } : {}),
+  });
   const config = { ...parsed, DATABASE_SECRET_KEY: randomBytes(32).toString('base64url') };
   const app = await buildApp(config, { database });
 
-  const username = `benchuser${randomBytes(4).toString('hex')}`;
   const user = await createAccount(app.db, { username, password: randomBytes(12).toString('hex'), email: `${username}@example.com` });
   const application = await insertApplication(opened.db, {
     clientId: `automation-${user.username}`,
@@ -774,6 +782,8 @@ export interface SeedingChildSpec {
   url?: string;
   logLevel: string;
   countQueries: boolean;
+  /** List the benchmark user in SUPER_USERS (startOurApp()). */
+  superUser?: boolean;
 }
 
 /** What a seeder answers to `seed`: at least the rows the tables now hold, by table. */
@@ -823,7 +833,7 @@ async function serveSeededChild<Spec extends SeedingChildSpec, Seed extends obje
   // Without counting, the counter still captures the queries that --explain replays.
   const plugin = spec.countQueries ? counter : counter.captureOnly();
   // The benchmark user and its token, as test/helpers/factories.ts tokenFor() makes them.
-  const { app, opened, user, token } = await startOurApp({ db: spec.db, url: spec.url, logLevel: spec.logLevel, plugin, scope });
+  const { app, opened, user, token } = await startOurApp({ db: spec.db, url: spec.url, logLevel: spec.logLevel, plugin, scope, superUser: spec.superUser });
   const seed = await seeder(spec, { db: opened.db, user });
 
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -16,6 +16,7 @@ import { ensureBuiltinApplications } from './auth/builtin-apps.js';
 import { appUrl, type Config } from './config.js';
 import { releaseAllUploadLeases } from './db/blobs.js';
 import { databaseOptions, migrateToLatest, openDatabase, type Database, type DB } from './db/index.js';
+import { ensureLogPartitions } from './db/log-partitions.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './lib/error-handler.js';
 import { installInputGuard, MAX_PARAM_LENGTH, parseQuery } from './lib/input-guard.js';
 import { installBackgroundTasks } from './lib/background.js';
@@ -68,6 +69,8 @@ const dbPlugin = fp(
       (await openDatabase(databaseOptions(app.config)));
     if (!opts.database) app.addHook('onClose', () => database.close());
     await migrateToLatest(database.db);
+    // The audit table's coming months (the log-maintenance job keeps this up while running).
+    await ensureLogPartitions(database.db, new Date());
     // No request of another process can be writing to an upload of a database this one holds
     // alone: write leases left by a killed server are void.
     if (database.exclusive) await releaseAllUploadLeases(database.db);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { resolveStorage } from './storage/settings.js';
+import { invalidAllowEntries } from './lib/outbound.js';
 
 const bool = (dflt: boolean) =>
   z
@@ -90,6 +91,13 @@ export const ConfigSchema = z
     FRESH_LOGIN_TIMEOUT: durationOr(600),
     SESSION_TIMEOUT: durationOr(31 * 86400),
     APP_SPECIFIC_TOKEN_EXPIRATION: durationOr(null),
+    /**
+     * Audit-log rotation (Quay's names): with FEATURE_ACTION_LOG_ROTATION, entries older than
+     * ACTION_LOG_ROTATION_THRESHOLD go, a whole month at a time (the table is partitioned by month).
+     * Off by default: entries are kept.
+     */
+    FEATURE_ACTION_LOG_ROTATION: bool(false),
+    ACTION_LOG_ROTATION_THRESHOLD: durationOr(30 * 86400),
     /** How long validated tokens and organization lists are cached per process (0 disables). */
     AUTH_CACHE_SECONDS: durationOr(5),
     /**
@@ -279,6 +287,15 @@ export const ConfigSchema = z
     GC_GRACE_PERIOD: durationOr(3600).pipe(z.number().min(60, 'at least 1m').max(30 * 86400, 'at most 30d')),
     GC_INTERVAL: durationOr(600).pipe(z.number().max(7 * 86400, 'at most 1w')),
     UPLOAD_EXPIRY: durationOr(86400).pipe(z.number().min(600, 'at least 10m').max(30 * 86400, 'at most 30d')),
+    /**
+     * Outbound calls to user-chosen URLs (notification webhooks and Slack callbacks,
+     * src/lib/outbound.ts) refuse loopback, private, link-local, CGNAT, multicast and reserved
+     * addresses; these host names, IP addresses or CIDR ranges (comma list) are allowed anyway.
+     */
+    NOTIFICATION_ALLOWED_HOSTS: list.superRefine((l, ctx) => {
+      const bad = invalidAllowEntries(l);
+      if (bad.length) ctx.addIssue({ code: 'custom', message: `expected host names, IP addresses or CIDR ranges, got ${bad.map((b) => JSON.stringify(b)).join(', ')}` });
+    }),
   })
   .superRefine((c, ctx) => {
     if (c.FEATURE_MAILING && !c.MAIL_SERVER) {

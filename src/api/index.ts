@@ -6,6 +6,7 @@ import * as discovery from './discovery.js';
 import * as error from './error.js';
 import * as globalmessages from './globalmessages.js';
 import * as image from './image.js';
+import * as logs from './logs.js';
 import * as manifest from './manifest.js';
 import { notImplementedRoutes } from './not-implemented.js';
 import * as permission from './permission.js';
@@ -13,6 +14,8 @@ import * as search from './search.js';
 import * as robot from './robot/index.js';
 import * as repository from './repository/index.js';
 import * as repotoken from './repotoken.js';
+import * as repositorynotification from './repositorynotification.js';
+import * as userNotifications from './user-notifications.js';
 import * as starred from './starred.js';
 import * as tag from './tag.js';
 import * as prototype from './prototype.js';
@@ -35,6 +38,7 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...repotoken.OPERATIONS,
   ...starred.OPERATIONS,
   ...manifest.OPERATIONS,
+  ...logs.OPERATIONS,
   ...image.OPERATIONS,
   ...tag.OPERATIONS,
   ...robot.OPERATIONS,
@@ -43,6 +47,8 @@ export const SERVED_OPERATIONS: ReadonlySet<string> = new Set<string>([
   ...user.OPERATIONS,
   ...userAccount.OPERATIONS,
   ...superuser.OPERATIONS,
+  ...repositorynotification.OPERATIONS,
+  ...userNotifications.OPERATIONS,
 ]);
 
 const CORS_HEADERS = 'Authorization, Content-Type, X-Requested-With, X-CSRF-Token';
@@ -87,9 +93,12 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(starred.starredRoutes);
   await app.register(tag.tagRoutes);
   await app.register(manifest.manifestRoutes);
+  await app.register(logs.logRoutes);
   await app.register(image.imageRoutes);
   await app.register(robot.robotRoutes);
   await app.register(permission.permissionRoutes);
   await app.register(search.searchRoutes);
+  await app.register(repositorynotification.repositoryNotificationRoutes);
+  await app.register(userNotifications.userNotificationRoutes);
   await app.register(notImplementedRoutes(SERVED_OPERATIONS));
 };

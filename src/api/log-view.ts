@@ -2,24 +2,36 @@
 // aggregation view and the page of 20. Used by the superuser logs (part2 §10.3, §10.15).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { aggregateLogEntries, listLogEntries, type LogFilter, type LogRow } from '../db/logs.js';
+import { aggregateLogEntries, listLogEntries, type LogCursor, type LogFilter, type LogRow } from '../db/logs.js';
 import { message } from '../lib/api-error.js';
 import { avatar } from '../lib/avatar.js';
 import { formatDate } from '../lib/dates.js';
-import { decodePageToken, encodePageToken } from '../lib/pagination.js';
+import { PAGE_TOKEN_TTL_S } from '../lib/pagination.js';
 import { BAD_REQUEST } from './repository/schemas.js';
 import { AvatarView } from './user-view.js';
 
 export const LOGS_PER_PAGE = 20;
 const DAY_MS = 86400_000;
 
-/** `MM/DD/YYYY` (one-digit month and day accepted) as UTC midnight; anything else is ignored. */
+/**
+ * Quay's `MM/DD/YYYY` (one-digit month and day accepted) as UTC midnight, and also an ISO 8601 date
+ * (`YYYY-MM-DD`, UTC midnight) or date-time (that instant), which newer guides show; anything else
+ * is ignored, as Quay ignores what it cannot parse.
+ */
 function parseLogDate(v: string | undefined): Date | undefined {
-  const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\s*$/.exec(v ?? '');
-  if (!m) return undefined;
-  const [month, day, year] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const d = new Date(Date.UTC(year, month - 1, day));
-  return d.getUTCMonth() === month - 1 && d.getUTCDate() === day && year >= 1900 ? d : undefined;
+  const s = (v ?? '').trim();
+  let m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(s);
+  const ymd = m ? [Number(m[3]), Number(m[1]), Number(m[2])] : (m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s)) ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+  if (ymd) {
+    const [year, month, day] = ymd;
+    const d = new Date(Date.UTC(year, month - 1, day));
+    return d.getUTCMonth() === month - 1 && d.getUTCDate() === day && year >= 1900 ? d : undefined;
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(s)) {
+    const d = new Date(s);
+    return Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1900 ? undefined : d;
+  }
+  return undefined;
 }
 
 /**
@@ -71,7 +83,42 @@ export function logView(r: LogRow, includeNamespace: boolean): LogView {
   return v;
 }
 
-/** One page of a log list, newest first, with `next_page` while more may follow. */
+// The `next_page` of a log list: where the page ended, sealed, expiring as Quay's tokens do.
+interface LogPageToken {
+  k: string;
+  dt: string;
+  id: number;
+  exp: number;
+}
+
+function encodeLogCursor(app: FastifyInstance, kind: string, c: LogCursor): string {
+  const body: LogPageToken = { k: kind, dt: c.datetime, id: c.id, exp: Date.now() + PAGE_TOKEN_TTL_S * 1000 };
+  return app.secrets.encrypt(JSON.stringify(body));
+}
+
+/** The cursor in a token of this list, or undefined (first page) for a missing, foreign, expired or forged one. */
+function decodeLogCursor(app: FastifyInstance, kind: string, token: string | undefined): LogCursor | undefined {
+  const plain = token ? app.secrets.decrypt(token) : undefined;
+  if (!plain) return undefined;
+  try {
+    const b = JSON.parse(plain) as Partial<LogPageToken>;
+    if (b.k !== kind || typeof b.exp !== 'number' || b.exp < Date.now()) return undefined;
+    if (typeof b.dt !== 'string' || b.dt.length > 64 || !Number.isSafeInteger(b.id)) return undefined;
+    return { datetime: b.dt, id: b.id! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A page with nothing on it (a performer filter naming nobody). */
+export function emptyLogPage(w: { start: Date; end: Date }): z.infer<typeof LogPageView> {
+  return { start_time: formatDate(w.start), end_time: formatDate(w.end), logs: [] };
+}
+
+/**
+ * One page of a log list, newest first, with `next_page` while more may follow. `pageKind` names
+ * the list (and its target), so a token of one list is never read by another.
+ */
 export async function logPage(
   app: FastifyInstance,
   pageKind: string,
@@ -79,14 +126,14 @@ export async function logPage(
   nextPage: string | undefined,
   includeNamespace: boolean,
 ): Promise<z.infer<typeof LogPageView>> {
-  const before = decodePageToken(app.secrets, pageKind, nextPage);
-  const rows = await listLogEntries(app.db, filter, before, LOGS_PER_PAGE + 1);
+  const rows = await listLogEntries(app.db, filter, decodeLogCursor(app, pageKind, nextPage), LOGS_PER_PAGE + 1);
   const page = rows.slice(0, LOGS_PER_PAGE);
+  const last = page[page.length - 1];
   return {
     start_time: formatDate(filter.start),
     end_time: formatDate(filter.end),
     logs: page.map((r) => logView(r, includeNamespace)),
-    ...(rows.length > LOGS_PER_PAGE ? { next_page: encodePageToken(app.secrets, pageKind, page[page.length - 1].id) } : {}),
+    ...(rows.length > LOGS_PER_PAGE ? { next_page: encodeLogCursor(app, pageKind, { datetime: last.cursor, id: last.id }) } : {}),
   };
 }
 

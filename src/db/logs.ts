@@ -20,6 +20,8 @@ export interface LogRow {
   metadata: unknown;
   ip: string | null;
   datetime: Date;
+  /** The entry's position for the next page's cursor. */
+  cursor: string;
   performer_name: string | null;
   performer_email: string | null;
   performer_robot: boolean | null;
@@ -28,8 +30,17 @@ export interface LogRow {
   account_org: boolean | null;
 }
 
-/** Newest first: `limit` entries of the window with an id below `beforeId` (0: from the newest). */
-export async function listLogEntries(db: Db, f: LogFilter, beforeId: number, limit: number): Promise<LogRow[]> {
+/**
+ * Where the previous page ended: entries come newest first by (datetime, id). The time is the
+ * database's own text of it, exact to the microsecond (a JavaScript Date keeps milliseconds).
+ */
+export interface LogCursor {
+  datetime: string;
+  id: number;
+}
+
+/** Newest first: `limit` entries of the window that come after `after` (from the newest without). */
+export async function listLogEntries(db: Db, f: LogFilter, after: LogCursor | undefined, limit: number): Promise<LogRow[]> {
   let q = db
     .selectFrom('log_entry as l')
     .leftJoin('namespace as p', 'p.id', 'l.performer_id')
@@ -40,6 +51,7 @@ export async function listLogEntries(db: Db, f: LogFilter, beforeId: number, lim
       'l.metadata',
       'l.ip',
       'l.datetime',
+      sql<string>`l.datetime::text`.as('cursor'),
       'p.username as performer_name',
       'p.email as performer_email',
       'p.robot as performer_robot',
@@ -47,32 +59,32 @@ export async function listLogEntries(db: Db, f: LogFilter, beforeId: number, lim
       'a.email as account_email',
       'a.organization as account_org',
     ])
-    .where('l.datetime', '>=', f.start)
-    .where('l.datetime', '<', f.end);
-  if (f.accountId !== undefined) q = q.where('l.account_id', '=', f.accountId);
-  if (f.repositoryId !== undefined) q = q.where('l.repository_id', '=', f.repositoryId);
-  if (f.performerId !== undefined) q = q.where('l.performer_id', '=', f.performerId);
-  if (f.excludeKinds?.length) q = q.where('l.kind', 'not in', [...f.excludeKinds]);
-  if (beforeId > 0) q = q.where('l.id', '<', String(beforeId));
-  const rows = await q.orderBy('l.id', 'desc').limit(limit).execute();
+    .where(filterSql(f));
+  if (after) q = q.where(sql<boolean>`(l.datetime, l.id) < (${after.datetime}::timestamptz, ${String(after.id)}::int8)`);
+  const rows = await q.orderBy('l.datetime', 'desc').orderBy('l.id', 'desc').limit(limit).execute();
   return rows.map((r) => ({ ...r, id: Number(r.id) }));
+}
+
+/** The window and filters every log query shares, as one condition (the window first, for partition pruning). */
+function filterSql(f: LogFilter) {
+  const parts = [sql`l.datetime >= ${f.start}`, sql`l.datetime < ${f.end}`];
+  if (f.accountId !== undefined) parts.push(sql`l.account_id = ${f.accountId}`);
+  if (f.repositoryId !== undefined) parts.push(sql`l.repository_id = ${f.repositoryId}`);
+  if (f.performerId !== undefined) parts.push(sql`l.performer_id = ${f.performerId}`);
+  if (f.excludeKinds?.length) parts.push(sql`l.kind not in (${sql.join([...f.excludeKinds])})`);
+  return sql<boolean>`${sql.join(parts, sql` and `)}`;
 }
 
 /** Entries of the window counted by kind and day of the month (UTC), as Quay aggregates them. */
 export async function aggregateLogEntries(db: Db, f: LogFilter): Promise<{ kind: string; day: number; count: number }[]> {
-  let q = db
+  const q = db
     .selectFrom('log_entry as l')
     .select([
       'l.kind',
       sql<number>`extract(day from l.datetime at time zone 'UTC')::int`.as('day'),
       sql<string>`count(*)`.as('count'),
     ])
-    .where('l.datetime', '>=', f.start)
-    .where('l.datetime', '<', f.end);
-  if (f.accountId !== undefined) q = q.where('l.account_id', '=', f.accountId);
-  if (f.repositoryId !== undefined) q = q.where('l.repository_id', '=', f.repositoryId);
-  if (f.performerId !== undefined) q = q.where('l.performer_id', '=', f.performerId);
-  if (f.excludeKinds?.length) q = q.where('l.kind', 'not in', [...f.excludeKinds]);
+    .where(filterSql(f));
   const rows = await q.groupBy(['l.kind', sql`2`]).orderBy('l.kind').orderBy(sql`2`).execute();
   return rows.map((r) => ({ kind: r.kind, day: Number(r.day), count: Number(r.count) }));
 }

@@ -329,6 +329,47 @@ export interface JobTable {
   created: Timestamp;
 }
 
+// ---- Notifications (migrations/20261210T000000_notifications.ts) ----
+
+/** A repository notification: when `event` happens, deliver by `method` (Quay's RepositoryNotification). */
+export interface RepositoryNotificationTable {
+  id: Generated<number>;
+  uuid: string;
+  repository_id: number;
+  event: string;
+  method: string;
+  title: string | null;
+  config: Json;
+  event_config: Json;
+  /** Failed deliveries in a row; at 3 the notification is skipped until reset. */
+  number_of_failures: Generated<number>;
+  created: Generated<Date>;
+}
+
+/** An in-app notification for a user or an organization (Quay's `notification` table). */
+export interface NotificationTable {
+  id: Generated<number>;
+  uuid: string;
+  kind: string;
+  target_id: number;
+  metadata: Json;
+  dismissed: Generated<boolean>;
+  lookup_path: string | null;
+  /** The delivery (job) that created it, so that a delivery run twice creates it once. */
+  dedupe_key: string | null;
+  created: Generated<Date>;
+}
+
+/** An address a repository's e-mail notifications may go to, once confirmed (Quay's RepositoryAuthorizedEmail). */
+export interface RepositoryAuthorizedEmailTable {
+  id: Generated<number>;
+  repository_id: number;
+  email: string;
+  code_hash: string;
+  confirmed: Generated<boolean>;
+  created: Generated<Date>;
+}
+
 export interface DB {
   namespace: NamespaceTable;
   team: TeamTable;
@@ -358,6 +399,9 @@ export interface DB {
   star: StarTable;
   team_member_invite: TeamMemberInviteTable;
   email_confirmation: EmailConfirmationTable;
+  repository_notification: RepositoryNotificationTable;
+  notification: NotificationTable;
+  repository_authorized_email: RepositoryAuthorizedEmailTable;
 }
 
 export type Repository = Selectable<RepositoryTable>;

@@ -17,6 +17,9 @@ import type { Db, Trx } from '../db/index.js';
 import { DEFAULT_RETRIES, enqueue, type EnqueueOptions } from './queue.js';
 import { checkHandler, Worker, type JobHandler } from './worker.js';
 import { gcHandler } from './gc.js';
+import { logExportCleanupHandler, logExportDeliverHandler, logExportHandler } from './log-export.js';
+import { logMaintenanceHandler } from './log-maintenance.js';
+import { notificationHandler } from './notifications.js';
 import { periodicSweeps, Scheduler } from './schedule.js';
 import { uploadCancelHandler, uploadExpiryHandler } from './upload-expiry.js';
 
@@ -28,7 +31,7 @@ export type { JobContext, JobHandler } from './worker.js';
  * list as the API sections are. A factory receives the app (db, storage, config) when the plugin
  * registers.
  */
-const HANDLERS: ReadonlyArray<(app: FastifyInstance) => JobHandler> = [gcHandler, uploadExpiryHandler, uploadCancelHandler];
+const HANDLERS: ReadonlyArray<(app: FastifyInstance) => JobHandler> = [gcHandler, uploadExpiryHandler, uploadCancelHandler, notificationHandler, logMaintenanceHandler, logExportHandler, logExportDeliverHandler, logExportCleanupHandler];
 
 export interface Jobs {
   /** Serves `handler.queue` from now on (options checked here; one handler per queue). */

@@ -33,15 +33,21 @@ export const GC_SWEEP_KEY = 'periodic:gc';
 export const UPLOAD_EXPIRY_SWEEP_KEY = 'periodic:upload-expiry';
 export const GC_QUEUE = 'gc';
 export const UPLOAD_EXPIRY_QUEUE = 'upload-expiry';
+export const LOG_MAINTENANCE_KEY = 'periodic:log-maintenance';
+/** The audit table's partitions and rotation: src/jobs/log-maintenance.ts. */
+export const LOG_MAINTENANCE_QUEUE = 'log-maintenance';
+const LOG_MAINTENANCE_INTERVAL_S = 6 * 3600;
 /** Cancels the storage of given upload sessions (a deleted repository's): src/jobs/upload-expiry.ts. */
 export const UPLOAD_CANCEL_QUEUE = 'upload-cancel';
 
-/** The periodic jobs of this configuration (none with GC_INTERVAL = 0). */
+/** The periodic jobs of this configuration (the collection sweeps: none with GC_INTERVAL = 0). */
 export function periodicSweeps(config: Pick<Config, 'GC_INTERVAL'>): PeriodicJob[] {
-  if (!(config.GC_INTERVAL > 0)) return [];
+  const logs: PeriodicJob = { queue: LOG_MAINTENANCE_QUEUE, key: LOG_MAINTENANCE_KEY, intervalS: LOG_MAINTENANCE_INTERVAL_S };
+  if (!(config.GC_INTERVAL > 0)) return [logs];
   return [
     { queue: GC_QUEUE, key: GC_SWEEP_KEY, intervalS: config.GC_INTERVAL },
     { queue: UPLOAD_EXPIRY_QUEUE, key: UPLOAD_EXPIRY_SWEEP_KEY, intervalS: config.GC_INTERVAL },
+    logs,
   ];
 }
 

@@ -91,3 +91,13 @@ export function passwordChangedMail(o: { registry: string; to: string; username:
     `The password of your account ${o.username} on ${o.registry} has been changed. If you did not make this change, recover your account or contact your administrator.`,
   ]);
 }
+
+/** The link to a finished (or failed) audit-log export, for exportlogs' callback_email. */
+export function logExportMail(o: { registry: string; to: string; exportId: string; target: string; url?: string; status: string }): MailMessage {
+  return o.url
+    ? message(o.to, `Exported logs of ${o.target} on ${o.registry}`, [`The usage logs of ${o.target} you asked for are ready (export ${o.exportId}).`, 'The link works for an hour.'], {
+        href: o.url,
+        label: 'Download the logs',
+      })
+    : message(o.to, `Log export of ${o.target} on ${o.registry} failed`, [`The usage logs of ${o.target} could not be exported (export ${o.exportId}: ${o.status}).`]);
+}

@@ -18,6 +18,7 @@ import { auditActor, existingRepo } from './access.js';
 import { digestOf, parseDigest } from './digest.js';
 import { RegistryError } from './errors.js';
 import { EXPIRES_AFTER_LABEL, labelledTagEnd, labelMediaType, readImageConfig } from './image-config.js';
+import { performerData, spawnRepoEvent } from '../jobs/notifications.js';
 import { layersSize, MAX_MANIFEST_BYTES, ManifestError, negotiate, parseManifest, type Descriptor } from './manifest-types.js';
 
 /** A tag, per the spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
@@ -173,6 +174,7 @@ export const manifestRoutes: FastifyPluginAsync = async (app) => {
     const config = parsed.kind === 'image' ? await readImageConfig(app.storage, parsed.config) : undefined;
 
     const tags = ref.tag ? [ref.tag] : extraTags(req);
+    let notified = 0;
     const { manifest } = await db.transaction().execute(async (trx) => {
       // Locks, always in this order so that concurrent pushes wait for each other instead of
       // deadlocking: the repository row first (pushes into one repository take turns; its tags
@@ -224,8 +226,11 @@ export const manifestRoutes: FastifyPluginAsync = async (app) => {
           ...performer(req),
         });
       }
+      // repo_push notifications commit with the tags (Quay's spawn_notification after push_repo).
+      if (tags.length) notified = await spawnRepoEvent(app, trx, repo, 'repo_push', { updated_tags: tags }, performerData(auditActor(req)));
       return stored;
     });
+    if (notified) app.jobs.nudge();
 
     reply.code(201).header('Location', `/v2/${req.repoAccess.full}/manifests/${manifest.digest}`).header('Docker-Content-Digest', manifest.digest).header('Content-Length', '0');
     if (parsed.subject) reply.header('OCI-Subject', parsed.subject.digest);

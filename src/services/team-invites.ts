@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthContext } from '../auth/context.js';
 import { randomString } from '../auth/crypto.js';
 import type { Db } from '../db/index.js';
+import { deleteMatchingNotifications, insertUserNotification } from '../db/notifications.js';
 import { deleteInviteById, findInviteByCode, listOrgInvitesFor, replaceInvite, type FoundInvite } from '../db/invites.js';
 import type { Namespace } from '../db/schema.js';
 import type { Team } from '../db/teams.js';
@@ -57,6 +58,17 @@ export async function sendTeamInvite(
       ? { user: member, member, team: o.team.name }
       : { email: member, member, team: o.team.name };
     await logAction(trx, auth, 'org_invite_team_member', { accountId: o.org.id }, metadata);
+    // An existing user also sees it in the app (Quay's handle_addinvite_team). The code in it is
+    // only useful to that user: a user invite is accepted by its own account only.
+    if (o.user) {
+      // The invite it replaces (if any) goes with its notification.
+      await deleteMatchingNotifications(trx, o.user.id, 'org_team_invite', { org: o.org.username, team: o.team.name });
+      await insertUserNotification(trx, {
+        kind: 'org_team_invite',
+        targetId: o.user.id,
+        metadata: { code, inviter: inviter.username, org: o.org.username, team: o.team.name },
+      });
+    }
   });
 }
 
@@ -85,6 +97,8 @@ export async function acceptTeamInvite(db: Db, auth: Auth, user: Namespace, code
       if (!(await isTeamMember(trx, invite.teamId, user.id))) await addTeamMember(trx, invite.teamId, user.id);
       await deleteInviteById(trx, invite.id);
     }
+    // The invitations to this organization are answered (Quay's try_accept_invite).
+    await deleteMatchingNotifications(trx, user.id, 'org_team_invite', { org: found.org });
     await logAction(trx, auth, 'org_team_member_invite_accepted', { accountId: found.orgId }, {
       member: user.username,
       team: found.team,
@@ -100,6 +114,7 @@ export async function declineTeamInvite(db: Db, auth: Auth, user: Namespace, cod
     const found = await findInviteByCode(trx, code);
     if (!found || found.userId !== user.id) throw message(400, 'Invalid confirmation code.');
     await deleteInviteById(trx, found.id);
+    await deleteMatchingNotifications(trx, user.id, 'org_team_invite', { code });
     await logAction(trx, auth, 'org_team_member_invite_declined', { accountId: found.orgId }, {
       member: user.username,
       team: found.team,

@@ -9,6 +9,8 @@ import { inviteRoutes } from './invite.js';
 import { oauthRoutes } from './oauth.js';
 import { sessionRoutes } from './session-pages.js';
 import { keyServerRoutes } from './keys.js';
+import { exportedLogsRoutes } from './exported-logs.js';
+import { repoEmailRoutes } from './repo-email.js';
 
 export async function webRoutes(app: FastifyInstance): Promise<void> {
   // Redirects here carry URLs built from request input (redirect_uri, next): whatever they hold,
@@ -26,4 +28,6 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
   await app.register(emailLinkRoutes);
   await app.register(inviteRoutes);
   await app.register(keyServerRoutes);
+  await app.register(exportedLogsRoutes);
+  await app.register(repoEmailRoutes);
 }
