@@ -34,7 +34,8 @@ describe('the data-directory lock', () => {
     // A clean stop releases it as well.
     const after = await runCli(['create-user', 'late', '--password', 'password123'], { DATA_DIR: dataDir });
     expect(after.code, after.output).toBe(0);
-  });
+    // Five process starts (two servers, three CLI runs): 30 s is too little on a busy machine.
+  }, 90_000);
 
   it('is exclusive within one process too, and free again once released', () => {
     const dir = tempDataDir('lock-unit'); // its parent exists, as DATA_DIR does for DATA_DIR/db
