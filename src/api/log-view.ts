@@ -20,10 +20,10 @@ const DAY_MS = 86400_000;
  */
 function parseLogDate(v: string | undefined): Date | undefined {
   const s = (v ?? '').trim();
-  let m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(s);
-  const ymd = m ? [Number(m[3]), Number(m[1]), Number(m[2])] : (m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s)) ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
-  if (ymd) {
-    const [year, month, day] = ymd;
+  const us = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(s);
+  const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (us || iso) {
+    const [year, month, day] = us ? [us[3], us[1], us[2]].map(Number) : [iso![1], iso![2], iso![3]].map(Number);
     const d = new Date(Date.UTC(year, month - 1, day));
     return d.getUTCMonth() === month - 1 && d.getUTCDate() === day && year >= 1900 ? d : undefined;
   }

@@ -272,24 +272,23 @@ export const superuserRoutes: FastifyPluginAsyncZod = async (app) => {
       let updated: Namespace;
       try {
         updated = await app.db.transaction().execute(async (trx) => {
-          let row = user;
+          const patch = {
+            ...(passwordHash !== undefined && { password_hash: passwordHash, invalid_login_attempts: 0, last_invalid_login: null }),
+            ...(email !== undefined && { email, verified: true }),
+            ...(enabled !== undefined && { enabled }),
+          };
+          const row = Object.keys(patch).length
+            ? await trx.updateTable('namespace').set(patch).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow()
+            : user;
           if (passwordHash !== undefined) {
-            row = await trx
-              .updateTable('namespace')
-              .set({ password_hash: passwordHash, invalid_login_attempts: 0, last_invalid_login: null })
-              .where('id', '=', user.id)
-              .returningAll()
-              .executeTakeFirstOrThrow();
             // Quay's change_password ends every session of the user.
             await deleteUserSessions(trx, user.id);
             await logAction(trx, req.auth, 'user_change_password', { accountId: user.id }, { username: user.username, superuser: by });
           }
           if (email !== undefined) {
-            row = await trx.updateTable('namespace').set({ email, verified: true }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
             await logAction(trx, req.auth, 'user_change_email', { accountId: user.id }, { old_email: user.email, email, superuser: by });
           }
           if (enabled !== undefined) {
-            row = await trx.updateTable('namespace').set({ enabled }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
             await logAction(trx, req.auth, enabled ? 'user_enable' : 'user_disable', { accountId: user.id }, { username: user.username, superuser: by });
           }
           return row;
