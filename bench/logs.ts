@@ -4,7 +4,8 @@
 // with --rows entries (default 1,000,000 on PostgreSQL) spread evenly in time over the last 90
 // days, straight through SQL in batches (insert ... select ... from generate_series), after the
 // month partitions of that range have been created (ensureLogPartitions, so nothing waits in
-// log_entry_default); then VACUUM ANALYZE. These are then measured with autocannon from this
+// log_entry_default); then VACUUM ANALYZE, and the days and hours that are over counted into
+// log_count as the log-maintenance job keeps them (src/db/log-counts.ts). These are then measured with autocannon from this
 // process, the server running in a child process on 127.0.0.1 (by default the load generator
 // pinned to CPU 0, the server to CPU 1), each over the last 30 days (starttime/endtime):
 //
@@ -12,6 +13,7 @@
 //   org deep    the same at page --deep-page (default 50), its next_page token found by following
 //               next_page from page 1 on the client side; that one request is then repeated
 //   aggregate   GET /api/v1/organization/<org>/aggregatelogs?starttime=..&endtime=.. (30 days)
+//   super agg   GET /api/v1/superuser/aggregatelogs?starttime=..&endtime=..  (every namespace)
 //   super p1    GET /api/v1/superuser/logs?starttime=..&endtime=..   (listAllLogs, every namespace)
 //
 // <org> is the organization of rank --org-rank (default 1, the busiest). Entries are spread over
@@ -97,7 +99,7 @@ append-only table has them), each given to an organization by a Zipf-like law (w
 ~ r^-${SKEW}), with kinds weighted as on a registry (${KINDS.slice(0, 2).map((k) => `${k.kind} ${k.weight}%`).join(', ')}, ...), a
 performer among those users (${ANONYMOUS * 100}% none), a repository for repository kinds, an IP and
 metadata such as {"repo": "app", "namespace": "${orgName(0)}", "tag": "v7"}. The month partitions
-of the range are created first; VACUUM ANALYZE afterwards. Every request covers the last ${WINDOW_DAYS} days.`,
+of the range are created first; VACUUM ANALYZE afterwards, and the days and hours that are over counted (log_count). Every request covers the last ${WINDOW_DAYS} days.`,
 );
 
 // ------------------------------------------------------------------------------------------------
@@ -160,6 +162,7 @@ type Seeded = { partitions: string[]; rows: Record<string, number> };
 async function seeder(spec: ChildSpec, { db: raw, user: benchUser }: SeedingContext): Promise<(m: Seed) => Promise<Seeded>> {
   const { sql } = await import('kysely');
   const { ensureLogPartitions } = await import('../src/db/log-partitions.js');
+  const { countSettledLogPeriods } = await import('../src/db/log-counts.js');
 
   // --- the performers, the organizations (rank 1 first), their owners teams and repositories
   const performers = await raw
@@ -254,6 +257,12 @@ async function seeder(spec: ChildSpec, { db: raw, user: benchUser }: SeedingCont
     // autovacuum would eventually leave them: plans should not depend on luck, and no autovacuum
     // run (whose CPU counts as our database's) should land in a measurement right after seeding.
     await sql`vacuum (analyze) log_entry, namespace, team, team_member, repository`.execute(raw);
+    // The counts of the days and hours that are over, as the log-maintenance job keeps them every
+    // 10 minutes (src/db/log-counts.ts); the aggregations read the current hour from the entries.
+    const countStart = performance.now();
+    const counted = (await countSettledLogPeriods(raw, { limit: 1000 })).length;
+    const countMs = Math.round(performance.now() - countStart);
+    await sql`vacuum (analyze) log_count, log_counted`.execute(raw);
 
     const one = async (q: import('kysely').RawBuilder<{ n: string | number }>) => Number((await q.execute(raw)).rows[0].n);
     const parts = await sql<{ name: string; n: string }>`
@@ -271,6 +280,9 @@ async function seeder(spec: ChildSpec, { db: raw, user: benchUser }: SeedingCont
         org_entries: await one(sql`select count(*) as n from log_entry where account_id = ${orgId}`),
         org_window: await one(sql`select count(*) as n from log_entry where account_id = ${orgId} and datetime >= ${m.from}::timestamptz and datetime < ${m.to}::timestamptz`),
         all_window: await one(sql`select count(*) as n from log_entry where datetime >= ${m.from}::timestamptz and datetime < ${m.to}::timestamptz`),
+        counted_periods: counted,
+        counting_ms: countMs,
+        log_count: await one(sql`select count(*) as n from log_count`),
       },
     };
   };
@@ -326,6 +338,18 @@ async function followPages(s: Server, url: string, wanted: number): Promise<{ pa
   }
 }
 
+/** The counts of an aggregation add up to the `expected` entries of the window, over at most its days. */
+function aggregateCheck(expected: number) {
+  return (json: unknown) => {
+    const b = json as AggregateBody;
+    if (!Array.isArray(b?.aggregated)) return `no aggregated array: ${JSON.stringify(json).slice(0, 200)}`;
+    const total = b.aggregated.reduce((a, x) => a + x.count, 0);
+    if (total !== expected) return `counts add up to ${total}, expected ${expected}`;
+    const days = new Set(b.aggregated.map((x) => x.datetime)).size;
+    return days > WINDOW_DAYS ? `${days} days, expected at most ${WINDOW_DAYS}` : undefined;
+  };
+}
+
 async function endpointsFor(s: Server, o: Options, seeded: Seeded, w: ReturnType<typeof windowDates>): Promise<Endpoint[]> {
   const org = orgName(o.orgRank - 1);
   const inWindow = seeded.rows.org_window;
@@ -352,16 +376,15 @@ async function endpointsFor(s: Server, o: Options, seeded: Seeded, w: ReturnType
     label: 'aggregate',
     key: 'aggregate',
     url: `${API}/organization/${org}/aggregatelogs?${w.query}`,
-    check: (json) => {
-      const b = json as AggregateBody;
-      if (!Array.isArray(b?.aggregated)) return `no aggregated array: ${JSON.stringify(json).slice(0, 200)}`;
-      const total = b.aggregated.reduce((a, x) => a + x.count, 0);
-      if (total !== inWindow) return `counts add up to ${total}, expected ${inWindow}`;
-      const days = new Set(b.aggregated.map((x) => x.datetime)).size;
-      return days > WINDOW_DAYS ? `${days} days, expected at most ${WINDOW_DAYS}` : undefined;
-    },
+    check: aggregateCheck(inWindow),
   });
   const all = seeded.rows.all_window;
+  out.push({
+    label: 'super agg',
+    key: 'super aggregate',
+    url: `${API}/superuser/aggregatelogs?${w.query}`,
+    check: aggregateCheck(all),
+  });
   out.push({
     label: 'super p1',
     key: 'super page 1',
@@ -443,7 +466,7 @@ function partitionNotes(it: ExplainItem): string[] {
  */
 const EXPLAIN: ExplainNotes = {
   notes: (it) => [...partitionNotes(it), it.indexes.length ? `indexes: ${it.indexes.join(', ')}` : '', it.seqScans.length ? `Seq Scan: ${it.seqScans.join(', ')}` : ''].filter(Boolean),
-  full: (it) => /\blog_entry$/.test(it.key),
+  full: (it) => /\blog_(entry|count)$/.test(it.key),
 };
 
 // --- Main ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import * as m20261208T000000 from './20261208T000000_tag_history_indexes.js';
 import * as m20261209T000000 from './20261209T000000_manifest_layers_size.js';
 import * as m20261210T000000 from './20261210T000000_notifications.js';
 import * as m20261211T000000 from './20261211T000000_log_partitions.js';
+import * as m20261212T000000 from './20261212T000000_log_counts.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125T000000_foundation': m20261125T000000,
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '20261209T000000_manifest_layers_size': m20261209T000000,
   '20261210T000000_notifications': m20261210T000000,
   '20261211T000000_log_partitions': m20261211T000000,
+  '20261212T000000_log_counts': m20261212T000000,
 };

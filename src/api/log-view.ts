@@ -145,10 +145,14 @@ export async function logAggregate(app: FastifyInstance, filter: LogFilter): Pro
   if (filter.end.getTime() - filter.start.getTime() > 31 * DAY_MS) throw message(400, 'Invalid date range for logs');
   const rows = await aggregateLogEntries(app.db, filter);
   const s = filter.start;
-  return {
-    aggregated: rows.map((r) => {
-      const month = r.day < s.getUTCDate() ? s.getUTCMonth() + 1 : s.getUTCMonth();
-      return { kind: r.kind, count: r.count, datetime: formatDate(new Date(Date.UTC(s.getUTCFullYear(), month, r.day))) };
-    }),
+  const days = new Map<number, string | null>();
+  const dayDate = (day: number) => {
+    let d = days.get(day);
+    if (d === undefined) {
+      const month = day < s.getUTCDate() ? s.getUTCMonth() + 1 : s.getUTCMonth();
+      days.set(day, (d = formatDate(new Date(Date.UTC(s.getUTCFullYear(), month, day)))));
+    }
+    return d;
   };
+  return { aggregated: rows.map((r) => ({ kind: r.kind, count: r.count, datetime: dayDate(r.day) })) };
 }

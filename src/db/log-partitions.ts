@@ -3,6 +3,7 @@
 // ACTION_LOG_ROTATION_THRESHOLD are dropped as tables, not deleted row by row. Entries whose month
 // has no partition yet wait in log_entry_default and move into it when it is created.
 import { sql, type Kysely } from 'kysely';
+import { forgetLogCountsBefore } from './log-counts.js';
 import type { DB } from './schema.js';
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -65,7 +66,8 @@ export async function ensureLogPartitions(db: Kysely<DB>, now: Date, ahead = 2):
 
 /**
  * Log rotation: drops every month partition that ends at or before `cutoff`, and deletes the
- * default partition's entries older than it. Returns the partitions dropped.
+ * default partition's entries older than it; the counts of the periods it touched are forgotten
+ * (src/db/log-counts.ts). Returns the partitions dropped.
  */
 export async function dropLogPartitionsBefore(db: Kysely<DB>, cutoff: Date): Promise<string[]> {
   const dropped: string[] = [];
@@ -81,5 +83,6 @@ export async function dropLogPartitionsBefore(db: Kysely<DB>, cutoff: Date): Pro
     dropped.push(name);
   }
   await sql`delete from log_entry_default where datetime < ${cutoff}`.execute(db);
+  await forgetLogCountsBefore(db, cutoff);
   return dropped;
 }

@@ -2,6 +2,7 @@
 // Entries are written only by src/lib/audit.ts.
 import { sql } from 'kysely';
 import type { Db } from './index.js';
+import { countedSql, CountScope, planCount, type CountTarget } from './log-counts.js';
 
 export interface LogFilter {
   start: Date;
@@ -66,8 +67,8 @@ export async function listLogEntries(db: Db, f: LogFilter, after: LogCursor | un
 }
 
 /** The window and filters every log query shares, as one condition (the window first, for partition pruning). */
-function filterSql(f: LogFilter) {
-  const parts = [sql`l.datetime >= ${f.start}`, sql`l.datetime < ${f.end}`];
+function filterSql(f: LogFilter, range: { from: Date; to: Date } = { from: f.start, to: f.end }) {
+  const parts = [sql`l.datetime >= ${range.from}`, sql`l.datetime < ${range.to}`];
   if (f.accountId !== undefined) parts.push(sql`l.account_id = ${f.accountId}`);
   if (f.repositoryId !== undefined) parts.push(sql`l.repository_id = ${f.repositoryId}`);
   if (f.performerId !== undefined) parts.push(sql`l.performer_id = ${f.performerId}`);
@@ -75,16 +76,39 @@ function filterSql(f: LogFilter) {
   return sql<boolean>`${sql.join(parts, sql` and `)}`;
 }
 
-/** Entries of the window counted by kind and day of the month (UTC), as Quay aggregates them. */
+/** The counts that answer this filter (src/db/log-counts.ts), if they keep it. */
+function countTarget(f: LogFilter): CountTarget | undefined {
+  if (f.repositoryId !== undefined) {
+    return f.accountId === undefined && f.performerId === undefined ? { scope: CountScope.Repository, targetId: f.repositoryId, performerId: 0 } : undefined;
+  }
+  if (f.accountId !== undefined) return { scope: CountScope.Namespace, targetId: f.accountId, performerId: f.performerId ?? 0 };
+  return f.performerId === undefined ? { scope: CountScope.Instance, targetId: 0, performerId: 0 } : undefined;
+}
+
+/**
+ * Entries of the window counted by kind and day of the month (UTC), as Quay aggregates them: the
+ * days and hours already counted from log_count (src/db/log-counts.ts), the rest of the window
+ * from the entries, in one statement.
+ */
 export async function aggregateLogEntries(db: Db, f: LogFilter): Promise<{ kind: string; day: number; count: number }[]> {
-  const q = db
-    .selectFrom('log_entry as l')
-    .select([
-      'l.kind',
-      sql<number>`extract(day from l.datetime at time zone 'UTC')::int`.as('day'),
-      sql<string>`count(*)`.as('count'),
-    ])
-    .where(filterSql(f));
-  const rows = await q.groupBy(['l.kind', sql`2`]).orderBy('l.kind').orderBy(sql`2`).execute();
-  return rows.map((r) => ({ kind: r.kind, day: Number(r.day), count: Number(r.count) }));
+  const target = countTarget(f);
+  const plan = await planCount(db, f.start, f.end, target);
+  const parts = plan.live.map(
+    (range) => sql`select l.kind, extract(day from l.datetime at time zone 'UTC')::int as day, count(*) as count
+      from log_entry l where ${filterSql(f, range)} group by 1, 2`,
+  );
+  if (target && plan.counted.length) parts.push(...countedSql(target, plan.counted, f.excludeKinds));
+  if (!parts.length) return [];
+  const r = await sql<{ kind: string; day: number; count: string }>`${sql.join(parts, sql` union all `)}`.execute(db);
+  // A kind and day of the month can come from several parts (days and hours of one day, or the
+  // window's first and last days when it spans a month): summed here, ordered by kind then day.
+  const sums = new Map<string, Map<number, number>>();
+  for (const x of r.rows) {
+    let days = sums.get(x.kind);
+    if (!days) sums.set(x.kind, (days = new Map()));
+    days.set(Number(x.day), (days.get(Number(x.day)) ?? 0) + Number(x.count));
+  }
+  const out = [];
+  for (const [kind, days] of sums) for (const [day, count] of days) out.push({ kind, day, count });
+  return out.sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.day - b.day));
 }

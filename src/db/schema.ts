@@ -141,6 +141,26 @@ export interface LogEntryTable {
   metadata: Json;
 }
 
+/** Counts of log_entry by period (migration 20261212T000000, src/db/log-counts.ts). */
+export interface LogCountTable {
+  /** 1 a namespace, 2 a repository, 3 the whole instance. */
+  scope: number;
+  target_id: number;
+  /** 0: every entry; otherwise that performer's. */
+  performer_id: number;
+  /** 24: a UTC day; 1: an hour. */
+  hours: number;
+  period: Timestamp;
+  kind: string;
+  count: number;
+}
+
+export interface LogCountedTable {
+  hours: number;
+  period: Timestamp;
+  counted: Generated<Timestamp>;
+}
+
 export interface RobotAccountTable {
   robot_id: number;
   description: Generated<string>;
@@ -392,6 +412,8 @@ export interface DB {
   job: JobTable;
   message: MessageTable;
   log_entry: LogEntryTable;
+  log_count: LogCountTable;
+  log_counted: LogCountedTable;
   robot_account: RobotAccountTable;
   repository: RepositoryTable;
   repository_permission: RepositoryPermissionTable;

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Db } from './index.js';
+import { forgetLogCountsAt } from './log-counts.js';
 import type { DB, Namespace, TeamRole } from './schema.js';
 
 export async function findNamespaceByName(db: Db, name: string): Promise<Namespace | undefined> {
@@ -38,7 +39,8 @@ export async function markUserVerified(db: Db, userId: number): Promise<Namespac
 /** Removes a user who never confirmed their address (their codes go with them). */
 /**
  * Undoes a sign-up whose confirmation mail could not be sent: the account goes, and with it the
- * audit rows of an account that never existed for anybody (user_create).
+ * audit rows of an account that never existed for anybody (user_create), and the counts of their
+ * periods should the log-maintenance job have made one meanwhile (src/db/log-counts.ts).
  */
 export async function deleteUnverifiedUser(db: Kysely<DB>, userId: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
@@ -48,7 +50,10 @@ export async function deleteUnverifiedUser(db: Kysely<DB>, userId: number): Prom
       .where('verified', '=', false)
       .where('organization', '=', false)
       .executeTakeFirst();
-    if (Number(r.numDeletedRows) > 0) await trx.deleteFrom('log_entry').where('account_id', '=', userId).execute();
+    if (Number(r.numDeletedRows) > 0) {
+      const gone = await trx.deleteFrom('log_entry').where('account_id', '=', userId).returning('datetime').execute();
+      await forgetLogCountsAt(trx, gone.map((g) => new Date(g.datetime)));
+    }
   });
 }
 

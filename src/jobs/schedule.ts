@@ -34,9 +34,10 @@ export const UPLOAD_EXPIRY_SWEEP_KEY = 'periodic:upload-expiry';
 export const GC_QUEUE = 'gc';
 export const UPLOAD_EXPIRY_QUEUE = 'upload-expiry';
 export const LOG_MAINTENANCE_KEY = 'periodic:log-maintenance';
-/** The audit table's partitions and rotation: src/jobs/log-maintenance.ts. */
+/** The audit table's partitions, rotation and counts: src/jobs/log-maintenance.ts. */
 export const LOG_MAINTENANCE_QUEUE = 'log-maintenance';
-const LOG_MAINTENANCE_INTERVAL_S = 6 * 3600;
+/** Hours are counted within about this long of their end (the aggregations read the rest from the entries). */
+const LOG_MAINTENANCE_INTERVAL_S = 600;
 /** Cancels the storage of given upload sessions (a deleted repository's): src/jobs/upload-expiry.ts. */
 export const UPLOAD_CANCEL_QUEUE = 'upload-cancel';
 
