@@ -14,6 +14,8 @@
 //               next_page from page 1 on the client side; that one request is then repeated
 //   aggregate   GET /api/v1/organization/<org>/aggregatelogs?starttime=..&endtime=.. (30 days)
 //   super agg   GET /api/v1/superuser/aggregatelogs?starttime=..&endtime=..  (every namespace)
+//               (after the first request the server holds every counted period's counts in
+//               memory, src/db/log-counts.ts: the aggregations measure that steady state)
 //   super p1    GET /api/v1/superuser/logs?starttime=..&endtime=..   (listAllLogs, every namespace)
 //
 // <org> is the organization of rank --org-rank (default 1, the busiest). Entries are spread over

@@ -11,7 +11,9 @@
 // The aggregation (aggregateLogEntries, src/db/logs.ts) takes the counted days and hours that lie
 // inside its window from the counts and everything else (the last hour or so, the edges of a
 // window that are not on an hour, periods never counted) from the entries, so its answer is the
-// same whether the job has run or not.
+// same whether the job has run or not. Each count of a period has a version (log_counted.counted,
+// a new one at every count), and a version's counts never change, so each process reads them once
+// and keeps them (PeriodCountCache).
 //
 // Entries only leave by log rotation (whole months and the default partition's old entries), which
 // forgets the counts of the periods it may have touched (forgetLogCountsBefore) so that the next
@@ -41,6 +43,8 @@ export type CountScope = (typeof CountScope)[keyof typeof CountScope];
 export interface Period {
   start: Date;
   hours: 24 | 1;
+  /** When it was counted (log_counted.counted, to the microsecond): names one set of its counts. */
+  version?: string;
 }
 
 const periodEnd = (p: Period) => new Date(p.start.getTime() + p.hours * HOUR_MS);
@@ -80,8 +84,9 @@ async function countPeriod(trx: Trx, p: Period): Promise<void> {
     select ${sql.lit(CountScope.Repository)}, r, 0, ${hours}, ${from}::timestamptz, kind, sum(n) from g where r is not null group by r, kind
     union all
     select ${sql.lit(CountScope.Instance)}, 0, 0, ${hours}, ${from}::timestamptz, kind, sum(n) from g group by kind`.execute(trx);
-  await sql`insert into log_counted (hours, period) values (${hours}, ${from}::timestamptz)
-    on conflict (hours, period) do update set counted = now()`.execute(trx);
+  // clock_timestamp(), taken under the lock: every count of a period gets a later version.
+  await sql`insert into log_counted (hours, period, counted) values (${hours}, ${from}::timestamptz, clock_timestamp())
+    on conflict (hours, period) do update set counted = excluded.counted`.execute(trx);
 }
 
 /**
@@ -201,7 +206,7 @@ export async function planCount(db: Db, start: Date, end: Date, target: CountTar
   if (target && e - s >= HOUR_MS) {
     const marks = await db
       .selectFrom('log_counted')
-      .select(['hours', 'period'])
+      .select(['hours', 'period', sql<string>`counted::text`.as('version')])
       .where('period', '>=', start)
       .where('period', '<', end)
       .orderBy('period')
@@ -215,7 +220,7 @@ export async function planCount(db: Db, start: Date, end: Date, target: CountTar
       const hours = m.hours === 24 ? 24 : 1;
       const to = from + hours * HOUR_MS;
       if (from < taken || to > e) continue;
-      counted.push({ start: new Date(from), hours });
+      counted.push({ start: new Date(from), hours, version: m.version });
       taken = to;
     }
   }
@@ -231,22 +236,73 @@ export async function planCount(db: Db, start: Date, end: Date, target: CountTar
 }
 
 /**
- * The counts of `periods` for `target`, by kind and day of the month, as SELECTs to unite with
- * others: one per length of period, each reading only its range of the primary key.
+ * The counts of `periods` for `target`, every kind, as one SELECT of (hours, at: the start in
+ * epoch milliseconds, kind, day, count) to unite with others; one range of the primary key per
+ * length of period.
  */
-export function countedSql(target: CountTarget, periods: readonly Period[], excludeKinds: readonly string[] | undefined): RawBuilder<unknown>[] {
-  const kinds = excludeKinds?.length ? sql` and c.kind not in (${sql.join([...excludeKinds])})` : sql``;
-  const out = [];
+export function periodCountsSql(target: CountTarget, periods: readonly Period[]): RawBuilder<PeriodCountRow> {
+  const sets = [];
   for (const hours of [24, 1] as const) {
     const starts = periods.filter((p) => p.hours === hours).map((p) => p.start.toISOString());
     if (!starts.length) continue;
-    out.push(sql`
-      select c.kind, extract(day from c.period at time zone 'UTC')::int as day, sum(c.count)::int8 as count
-      from log_count c
-      where c.scope = ${sql.lit(target.scope)} and c.target_id = ${target.targetId} and c.performer_id = ${target.performerId}
-        and c.hours = ${sql.lit(hours)} and c.period >= ${starts[0]}::timestamptz and c.period <= ${starts[starts.length - 1]}::timestamptz
-        and c.period = any(${starts}::timestamptz[])${kinds}
-      group by 1, 2`);
+    sets.push(sql`(c.hours = ${sql.lit(hours)} and c.period >= ${starts[0]}::timestamptz and c.period <= ${starts[starts.length - 1]}::timestamptz
+      and c.period = any(${starts}::timestamptz[]))`);
   }
-  return out;
+  return sql<PeriodCountRow>`
+    select c.hours::int as hours, (extract(epoch from c.period) * 1000)::int8 as at, c.kind,
+      extract(day from c.period at time zone 'UTC')::int as day, c.count::int8 as count
+    from log_count c
+    where c.scope = ${sql.lit(target.scope)} and c.target_id = ${target.targetId} and c.performer_id = ${target.performerId}
+      and (${sql.join(sets, sql` or `)})`;
+}
+
+export interface PeriodCountRow {
+  /** Null for a row counted from the entries. */
+  hours: number | null;
+  at: string | null;
+  kind: string;
+  day: number;
+  count: string;
+}
+
+/**
+ * The counts of counted periods, kept in memory: a period's counts never change under one version
+ * (a new count gives a new one, forgetting removes the mark), so a version's counts are read from
+ * the database once per process. Least recently used first out, at most MAX_CACHED periods.
+ */
+export class PeriodCountCache {
+  static readonly MAX_CACHED = 20_000;
+  readonly #map = new Map<string, ReadonlyMap<string, number>>();
+
+  static key(target: CountTarget, p: { hours: number; start: Date }, version: string): string {
+    return `${target.scope}:${target.targetId}:${target.performerId}:${p.hours}:${p.start.getTime()}:${version}`;
+  }
+
+  get(key: string): ReadonlyMap<string, number> | undefined {
+    const hit = this.#map.get(key);
+    if (hit) {
+      this.#map.delete(key);
+      this.#map.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, counts: ReadonlyMap<string, number>): void {
+    this.#map.delete(key);
+    this.#map.set(key, counts);
+    while (this.#map.size > PeriodCountCache.MAX_CACHED) this.#map.delete(this.#map.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+const caches = new WeakMap<object, PeriodCountCache>();
+
+/** The cache of a database handle's counts. */
+export function periodCountCache(db: object): PeriodCountCache {
+  let c = caches.get(db);
+  if (!c) caches.set(db, (c = new PeriodCountCache()));
+  return c;
 }

@@ -2,7 +2,7 @@
 // Entries are written only by src/lib/audit.ts.
 import { sql } from 'kysely';
 import type { Db } from './index.js';
-import { countedSql, CountScope, planCount, type CountTarget } from './log-counts.js';
+import { CountScope, periodCountCache, PeriodCountCache, periodCountsSql, planCount, type CountTarget, type Period, type PeriodCountRow } from './log-counts.js';
 
 export interface LogFilter {
   start: Date;
@@ -87,27 +87,51 @@ function countTarget(f: LogFilter): CountTarget | undefined {
 
 /**
  * Entries of the window counted by kind and day of the month (UTC), as Quay aggregates them: the
- * days and hours already counted from log_count (src/db/log-counts.ts), the rest of the window
- * from the entries, in one statement.
+ * days and hours already counted from log_count (src/db/log-counts.ts; each period's counts read
+ * from the database once per process), the rest of the window from the entries, in one statement.
  */
 export async function aggregateLogEntries(db: Db, f: LogFilter): Promise<{ kind: string; day: number; count: number }[]> {
   const target = countTarget(f);
   const plan = await planCount(db, f.start, f.end, target);
-  const parts = plan.live.map(
-    (range) => sql`select l.kind, extract(day from l.datetime at time zone 'UTC')::int as day, count(*) as count
-      from log_entry l where ${filterSql(f, range)} group by 1, 2`,
-  );
-  if (target && plan.counted.length) parts.push(...countedSql(target, plan.counted, f.excludeKinds));
-  if (!parts.length) return [];
-  const r = await sql<{ kind: string; day: number; count: string }>`${sql.join(parts, sql` union all `)}`.execute(db);
-  // A kind and day of the month can come from several parts (days and hours of one day, or the
-  // window's first and last days when it spans a month): summed here, ordered by kind then day.
   const sums = new Map<string, Map<number, number>>();
-  for (const x of r.rows) {
-    let days = sums.get(x.kind);
-    if (!days) sums.set(x.kind, (days = new Map()));
-    days.set(Number(x.day), (days.get(Number(x.day)) ?? 0) + Number(x.count));
+  const add = (kind: string, day: number, n: number) => {
+    let days = sums.get(kind);
+    if (!days) sums.set(kind, (days = new Map()));
+    days.set(day, (days.get(day) ?? 0) + n);
+  };
+  const excluded = new Set(f.excludeKinds ?? []);
+  const fromPeriod = (p: Period, counts: ReadonlyMap<string, number>) => {
+    for (const [kind, n] of counts) if (!excluded.has(kind)) add(kind, p.start.getUTCDate(), n);
+  };
+
+  const cache = periodCountCache(db);
+  const missing: { period: Period; key: string }[] = [];
+  for (const p of plan.counted) {
+    const key = PeriodCountCache.key(target!, p, p.version!);
+    const hit = cache.get(key);
+    if (hit) fromPeriod(p, hit);
+    else missing.push({ period: p, key });
   }
+
+  const parts = plan.live.map(
+    (range) => sql<PeriodCountRow>`select null::int as hours, null::int8 as at, l.kind,
+      extract(day from l.datetime at time zone 'UTC')::int as day, count(*) as count
+      from log_entry l where ${filterSql(f, range)} group by 3, 4`,
+  );
+  if (missing.length) parts.push(periodCountsSql(target!, missing.map((m) => m.period)));
+  const rows = parts.length ? (await sql<PeriodCountRow>`${sql.join(parts, sql` union all `)}`.execute(db)).rows : [];
+
+  const read = new Map<string, Map<string, number>>(missing.map((m) => [`${m.period.hours}:${m.period.start.getTime()}`, new Map()]));
+  for (const x of rows) {
+    if (x.hours === null) add(x.kind, Number(x.day), Number(x.count));
+    else read.get(`${x.hours}:${Number(x.at)}`)?.set(x.kind, Number(x.count));
+  }
+  for (const m of missing) {
+    const counts = read.get(`${m.period.hours}:${m.period.start.getTime()}`)!;
+    cache.set(m.key, counts);
+    fromPeriod(m.period, counts);
+  }
+  // Ordered by kind then day.
   const out = [];
   for (const [kind, days] of sums) for (const [day, count] of days) out.push({ kind, day, count });
   return out.sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.day - b.day));
