@@ -23,6 +23,7 @@ const URL_VALUES: string[] = [
   '%', '%zz', // malformed escapes
   'ü€😀', '%C3%BC%E2%82%AC%F0%9F%98%80', // non-Latin-1, raw and encoded
   '99999999999999999999', '-99999999999999999999', '1e400', '-1', '0', 'NaN', '1.5', // numbers
+  '12%2F31%2F9999', '9999-12-31T23:59:59-12:00', // the last dates there are, and past them
   'a'.repeat(300), 'a'.repeat(600), 'a'.repeat(9000), // long
   '%0D%0ASet-Cookie:%20x=y', '%09', // header injection, control characters
   '..%2F..%2Fetc%2Fpasswd', "'%20or%201=1--", '%3Cscript%3E', '%2F%2Fevil.example', 'https:%2F%2Fevil.example%2F%2F', '',
@@ -32,7 +33,7 @@ const URL_VALUES: string[] = [
 const BODY_VALUES: unknown[] = [
   '\u0000', 'a\u0000b', '\ud800', 'x\udfff', 'ü€😀', 'a'.repeat(300), 'a'.repeat(70000), '\r\nX-Injected: 1', "' or 1=1--", '', ' ',
   'https://evil.example/', '//evil.example', 'not an email', 'a@b', '@', `${'a'.repeat(250)}@example.com`,
-  99999999999999999999, -99999999999999999999, 2 ** 31, -1, 0, 1.5, 1e308, null, true, false, [], {}, [[[['x']]]], { $gt: '' }, ['\u0000'],
+  99999999999999999999, -99999999999999999999, 2 ** 31, 1e12 /* seconds: year 33658 */, -1, 0, 1.5, 1e308, null, true, false, [], {}, [[[['x']]]], { $gt: '' }, ['\u0000'],
 ];
 
 /** Whole bodies that are wrong as a whole. */

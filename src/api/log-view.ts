@@ -12,6 +12,8 @@ import { AvatarView } from './user-view.js';
 
 export const LOGS_PER_PAGE = 20;
 const DAY_MS = 86400_000;
+/** 9999-12-31T23:59:59.999Z: dates are written with four-digit years. */
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * Quay's `MM/DD/YYYY` (one-digit month and day accepted) as UTC midnight, and also an ISO 8601 date
@@ -29,7 +31,7 @@ function parseLogDate(v: string | undefined): Date | undefined {
   }
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(s)) {
     const d = new Date(s);
-    return Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1900 ? undefined : d;
+    return Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1900 || d.getTime() > LAST_INSTANT ? undefined : d;
   }
   return undefined;
 }
@@ -40,7 +42,9 @@ function parseLogDate(v: string | undefined): Date | undefined {
  */
 export function logWindow(starttime: string | undefined, endtime: string | undefined, now = new Date()): { start: Date; end: Date } {
   const start = parseLogDate(starttime) ?? new Date(now.getTime() - DAY_MS);
-  const end = new Date((parseLogDate(endtime) ?? now).getTime() + DAY_MS);
+  // An end date of 12/31/9999 ("everything") ends with the last instant the database can take
+  // as it is written: its next day is in year 10000.
+  const end = new Date(Math.min((parseLogDate(endtime) ?? now).getTime() + DAY_MS, LAST_INSTANT));
   if (end < start) throw message(400, BAD_REQUEST);
   return { start, end };
 }

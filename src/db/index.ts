@@ -86,7 +86,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   }
   const { PGlite } = await import('@electric-sql/pglite');
   if (!opts.pgliteDir || opts.pgliteDir === 'memory') {
-    const pglite = new PGlite(opts.pgliteImage ? { loadDataDir: opts.pgliteImage } : undefined);
+    const pglite = new PGlite({ serializers: PGLITE_SERIALIZERS, ...(opts.pgliteImage ? { loadDataDir: opts.pgliteImage } : {}) });
     await pglite.waitReady;
     const readCache = new ReadCache();
     const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), plugins: [readCache.plugin] });
@@ -104,7 +104,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let pglite: InstanceType<typeof PGlite> | undefined;
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    pglite = new PGlite(dataDir, pgliteDurability(sync, PGlite.defaultStartParams));
+    pglite = new PGlite(dataDir, { ...pgliteDurability(sync, PGlite.defaultStartParams), serializers: PGLITE_SERIALIZERS });
     await pglite.waitReady;
     if (sync === 'full' && !fsyncInstalled.has(pglite)) throw new Error('EMBEDDED_DB_SYNC=full: PGlite did not run the NODEFS fsync extension; set EMBEDDED_DB_SYNC=off');
     // PGlite copies a fresh cluster in with plain writes, and a previous run may have had sync
@@ -146,6 +146,24 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
 // settings the guarantee rests on over postgresql.conf and ALTER SYSTEM. synchronous_commit stays
 // on in both modes: single-user mode has no WAL writer, so an asynchronous commit stays in WAL
 // buffers and dies with the process (measured: a kill -9 lost even the CREATE TABLE).
+/**
+ * A date or time parameter as PostgreSQL reads it. PGlite writes a Date with toISOString, whose
+ * years past 9999 come as "+010000-01-01T…", which PostgreSQL refuses (a 500 for an expiration
+ * in year 10000 or later); node-postgres writes "10000-01-01T…", which it takes. This writes
+ * what node-postgres writes, so both databases accept the same values.
+ */
+export function pgDateParam(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const d = typeof v === 'number' ? new Date(v) : v;
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new TypeError('Invalid input for a date or time');
+  const iso = d.toISOString();
+  if (iso[0] !== '+') return iso;
+  return `${d.getUTCFullYear()}${iso.slice(iso.indexOf('-'))}`;
+}
+
+/** date, timestamp and timestamptz (their type oids). */
+const PGLITE_SERIALIZERS = { 1082: pgDateParam, 1114: pgDateParam, 1184: pgDateParam };
+
 export function pgliteDurability(sync: EmbeddedDbSync, defaultStartParams: readonly string[]): PGliteOptions {
   const always = ['-c', 'synchronous_commit=on'];
   if (sync === 'off') return { startParams: [...defaultStartParams, ...always] };

@@ -145,6 +145,22 @@ describe('the window', () => {
     expect(long.json().message).toBe('Invalid date range for logs');
   });
 
+  it('takes the last dates there are: an end of 12/31/9999 ends at its last instant, a start past it is ignored', async () => {
+    const all = await get('/api/v1/user/logs?starttime=01/01/1900&endtime=12/31/9999');
+    expect(all.statusCode, all.body).toBe(200);
+    expect(all.json()).toMatchObject({ start_time: 'Mon, 01 Jan 1900 00:00:00 -0000', end_time: 'Fri, 31 Dec 9999 23:59:59 -0000' });
+    expect(all.json().logs.length).toBeGreaterThan(0);
+    const dec = await get('/api/v1/user/aggregatelogs?starttime=12/01/9999&endtime=12/31/9999');
+    expect(dec.statusCode, dec.body).toBe(200);
+    expect(dec.json()).toEqual({ aggregated: [] });
+    // 9999-12-31T23:59:59-12:00 is in year 10000: ignored, as any date that cannot be read.
+    const past = await get('/api/v1/user/logs?starttime=9999-12-31T23:59:59-12:00');
+    expect(past.statusCode, past.body).toBe(200);
+    expect(Date.now() - Date.parse(past.json().start_time)).toBeLessThan(86_400_000 + 60_000);
+    const edge = await get('/api/v1/user/aggregatelogs?starttime=9999-12-31T23:59:59.999999Z&endtime=9999-12-31T23:59:59Z');
+    expect(edge.statusCode, edge.body).toBe(200);
+  });
+
   it('pages through entries a microsecond apart without losing or repeating one', async () => {
     const u = await makeUser(t);
     const uh = bearer(await tokenFor(t, u, ALL));

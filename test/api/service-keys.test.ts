@@ -107,6 +107,19 @@ describe('createServiceKey', () => {
     expect(log.metadata).toMatchObject({ name: '', expiration_date: null });
   });
 
+  it('takes an expiration past year 9999 on either database, and gives it back', async () => {
+    for (const [expiration, shown] of [
+      [253402300800, 'Sat, 01 Jan 10000 00:00:00 GMT'],
+      [1e12, 'Fri, 27 Sep 33658 01:46:40 GMT'],
+    ] as const) {
+      const res = await create({ service: 'far_future', expiration });
+      expect(res.statusCode, res.body).toBe(200);
+      expect((await getKey(res.json().kid)).json().expiration_date).toBe(shown);
+      const put = await putKey(res.json().kid, { expiration: expiration + 60 });
+      expect(put.statusCode, put.body).toBe(200);
+    }
+  });
+
   it('refuses bad input with 400 and creates nothing', async () => {
     const before = (await t.app.db.selectFrom('service_key').select('id').execute()).length;
     const cases: [Record<string, unknown>, string | RegExp][] = [
