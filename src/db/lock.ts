@@ -16,6 +16,8 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync, constants as fsc } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { sql } from 'kysely';
+import type { Trx } from './index.js';
 
 /** Another live process holds the database directory. The CLI exits with code 2 on it. */
 export class DatabaseInUseError extends Error {
@@ -105,4 +107,12 @@ function commandLine(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A transaction-scoped advisory lock among every process on one database: held until `trx` ends.
+ * `key` is a bigint each caller names once (its letters' bytes, by convention).
+ */
+export async function advisoryXactLock(trx: Trx, key: bigint): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${sql.raw(key.toString())})`.execute(trx);
 }

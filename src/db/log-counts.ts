@@ -21,6 +21,7 @@
 // removes the entries of a failed sign-up and forgets their periods' counts (forgetLogCountsAt)
 // should one have been made meanwhile.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { advisoryXactLock } from './lock.js';
 import type { Db, DB, Trx } from './index.js';
 
 const HOUR_MS = 3_600_000;
@@ -99,7 +100,7 @@ export async function countLogPeriods(db: Kysely<DB>, periods: readonly Period[]
     const aligned = p.start.getTime() % (p.hours * HOUR_MS) === 0;
     if (!aligned || (p.hours !== 24 && p.hours !== 1)) throw new TypeError(`not a whole UTC day or hour: ${p.start.toISOString()} (${p.hours} h)`);
     await db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${sql.raw(COUNT_LOCK.toString())})`.execute(trx);
+      await advisoryXactLock(trx, COUNT_LOCK);
       await countPeriod(trx, p);
     });
   }
@@ -137,11 +138,7 @@ export async function countSettledLogPeriods(
   const periods = await uncountedLogPeriods(db, settled, o.limit ?? MAX_PERIODS_PER_RUN);
   await countLogPeriods(db, periods, o.signal);
   const old = new Date(Math.floor((settled.getTime() - HOURS_KEPT_MS) / HOUR_MS) * HOUR_MS);
-  await db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${sql.raw(COUNT_LOCK.toString())})`.execute(trx);
-    await trx.deleteFrom('log_counted').where('hours', '=', 1).where('period', '<', old).execute();
-    await trx.deleteFrom('log_count').where('hours', '=', 1).where('period', '<', old).execute();
-  });
+  await db.transaction().execute((trx) => forget(trx, sql`hours = 1 and period < ${old}`));
   return periods;
 }
 
@@ -152,11 +149,7 @@ export async function countSettledLogPeriods(
  */
 export async function forgetLogCountsBefore(db: Kysely<DB>, cutoff: Date): Promise<void> {
   const dayEnd = new Date(Math.floor(cutoff.getTime() / DAY_MS) * DAY_MS + DAY_MS);
-  await db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${sql.raw(COUNT_LOCK.toString())})`.execute(trx);
-    await trx.deleteFrom('log_counted').where('period', '<', dayEnd).execute();
-    await trx.deleteFrom('log_count').where('period', '<', dayEnd).execute();
-  });
+  await db.transaction().execute((trx) => forget(trx, sql`period < ${dayEnd}`));
 }
 
 /**
@@ -172,13 +165,14 @@ export async function forgetLogCountsAt(trx: Trx, times: readonly Date[]): Promi
     }
   }
   if (!periods.size) return;
-  await sql`select pg_advisory_xact_lock(${sql.raw(COUNT_LOCK.toString())})`.execute(trx);
-  for (const table of ['log_counted', 'log_count'] as const) {
-    await trx
-      .deleteFrom(table)
-      .where((eb) => eb.or([...periods.values()].map((p) => eb.and([eb('hours', '=', p.hours), eb('period', '=', p.start)]))))
-      .execute();
-  }
+  await forget(trx, sql.join([...periods.values()].map((p) => sql`(hours = ${p.hours} and period = ${p.start})`), sql` or `));
+}
+
+/** Removes the marks and the counts of the periods `where` selects (a condition on hours and period), under the counting lock. */
+async function forget(trx: Trx, where: RawBuilder<unknown>): Promise<void> {
+  await advisoryXactLock(trx, COUNT_LOCK);
+  await sql`delete from log_counted where ${where}`.execute(trx);
+  await sql`delete from log_count where ${where}`.execute(trx);
 }
 
 export interface CountTarget {

@@ -3,6 +3,7 @@
 // ACTION_LOG_ROTATION_THRESHOLD are dropped as tables, not deleted row by row. Entries whose month
 // has no partition yet wait in log_entry_default and move into it when it is created.
 import { sql, type Kysely } from 'kysely';
+import { advisoryXactLock } from './lock.js';
 import { forgetLogCountsBefore } from './log-counts.js';
 import type { DB } from './schema.js';
 
@@ -45,7 +46,7 @@ export async function ensureLogPartitions(db: Kysely<DB>, now: Date, ahead = 2):
   const missing = wanted.filter((w) => !have.has(w.name));
   if (missing.length === 0) return [];
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${sql.raw(PARTITION_LOCK.toString())})`.execute(trx);
+    await advisoryXactLock(trx, PARTITION_LOCK);
     const again = await existingPartitions(trx);
     const created: string[] = [];
     for (const w of missing) {
@@ -77,7 +78,7 @@ export async function dropLogPartitionsBefore(db: Kysely<DB>, cutoff: Date): Pro
     const end = new Date(Date.UTC(Number(m[1]), Number(m[2]), 1));
     if (end.getTime() > cutoff.getTime()) continue;
     await db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${sql.raw(PARTITION_LOCK.toString())})`.execute(trx);
+      await advisoryXactLock(trx, PARTITION_LOCK);
       await sql`drop table if exists ${sql.ref(name)}`.execute(trx);
     });
     dropped.push(name);

@@ -1,8 +1,8 @@
 // Service keys (Quay's ServiceKey table): public JWKs that verify signed tokens, per service, with
 // an approval and an optional expiry. The instance key, which signs /v2/auth tokens, also keeps its
 // private half here, encrypted under DATABASE_SECRET_KEY (src/registry/service-keys.ts).
-import { sql } from 'kysely';
 import type { Db, Trx } from './index.js';
+import { advisoryXactLock } from './lock.js';
 import type { Selectable } from 'kysely';
 import type { Namespace, ServiceKeyTable } from './schema.js';
 
@@ -93,7 +93,7 @@ const INSTANCE_KEY_LOCK = 0x51_75_61_79_6b_65_79n; // "Quaykey"
  * ends, so whoever comes second sees the first one's key.
  */
 export async function lockInstanceKeyCreation(trx: Trx): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${sql.raw(INSTANCE_KEY_LOCK.toString())})`.execute(trx);
+  await advisoryXactLock(trx, INSTANCE_KEY_LOCK);
 }
 
 // ---- The superuser API and the key server ----
